@@ -1,0 +1,177 @@
+"""What a model must return: a member's turn, the chair's choice of speaker, the resolution.
+
+These are the structured replies described in DESIGN.md ("A turn, a resolution"). For each run the
+JSON Schema sent to the model is narrowed to the scenario (fact, conflict and option ids become
+enums) by `reply_schema`, so that constrained decoding on a small local model can only produce
+ids that exist; the pydantic models below validate what comes back, whatever the provider.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from scenarios.model import DIMENSIONS, NO_OPTION, Dimension, Scenario
+
+Stance = Literal["agree", "disagree", "amend"]
+
+
+class _Reply(BaseModel):
+    # Models add chatter fields; ignore them rather than fail the turn.
+    model_config = ConfigDict(extra="ignore")
+
+
+class Claim(_Reply):
+    text: str = Field(description="A statement the member relies on.")
+    facts: list[str] = Field(default_factory=list, description="Fact ids that support the claim.")
+
+
+class Concern(_Reply):
+    dimension: Dimension = Field(description="Which of the six dimensions is at stake.")
+    text: str = Field(description="The concern in one or two sentences.")
+    conflict: str | None = Field(default=None, description="Conflict id this concern matches, if any.")
+
+
+class ReplyTo(_Reply):
+    member: str = Field(description="Role id of the member replied to.")
+    stance: Stance = Field(description="agree | disagree | amend.")
+    reason: str = Field(description="Why.")
+
+
+class Choice(_Reply):
+    conflict: str = Field(description="Conflict id.")
+    option: str = Field(description=f"Option id chosen for that conflict, or '{NO_OPTION}'.")
+    rationale: str = Field(default="", description="Why this option.")
+
+
+class Turn(_Reply):
+    position: str = Field(description="The member's position in one or two sentences.")
+    recommendation: str = Field(description="What the member recommends the team do.")
+    claims: list[Claim] = Field(default_factory=list, description="Claims, each citing fact ids.")
+    concerns: list[Concern] = Field(default_factory=list, description="Concerns tagged with a dimension.")
+    replies: list[ReplyTo] = Field(default_factory=list, description="Replies to other members.")
+    choices: list[Choice] = Field(default_factory=list, description="The option the member favours per conflict.")
+    requested_facts: list[str] = Field(default_factory=list, description="On-request fact ids the member asks to see.")
+    confidence: float = Field(default=0.5, ge=0.0, le=1.0, description="0 to 1.")
+
+
+class Dissent(_Reply):
+    member: str = Field(description="Role id of the dissenting member.")
+    text: str = Field(description="What they disagree with.")
+
+
+class Resolution(_Reply):
+    final_recommendation: str = Field(description="What the team will do, as it would be told to the patient's team.")
+    choices: list[Choice] = Field(default_factory=list, description="One chosen option per conflict.")
+    tradeoffs: list[Dimension] = Field(default_factory=list, description="Dimensions traded off against each other.")
+    dissent: list[Dissent] = Field(default_factory=list, description="Dissent recorded by member.")
+    uncertainty: str = Field(default="", description="What remains uncertain.")
+    sign_off: str = Field(default="", description="Who signs off and is accountable.")
+    diagnosis: str | None = Field(default=None, description="The working diagnosis, for diagnostic cases.")
+
+    def chosen(self) -> dict[str, str]:
+        return {c.conflict: c.option for c in self.choices}
+
+
+class ChairDecision(_Reply):
+    next_speaker: str = Field(description="Role id of the member who speaks next, or 'resolve' to close.")
+    reason: str = Field(default="", description="Why this member, now.")
+    call_vote: bool = Field(default=False, description="Whether the chair calls for a vote on the open options.")
+
+
+RESOLVE = "resolve"
+
+REPLY_MODELS: dict[str, type[_Reply]] = {
+    "turn": Turn,
+    "resolution": Resolution,
+    "chair_decision": ChairDecision,
+}
+
+
+def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """Inline $defs: grammar builders for small local models handle flat schemas best."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                name = node["$ref"].split("/")[-1]
+                return walk(copy.deepcopy(defs[name]))
+            return {k: walk(v) for k, v in node.items() if k not in ("title", "description", "default")}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(schema)
+
+
+def reply_schema(
+    kind: str,
+    scenario: Scenario | None = None,
+    members: list[str] | None = None,
+    *,
+    max_items: int = 4,
+) -> dict[str, Any]:
+    """JSON Schema for one reply kind, narrowed to this scenario's ids and this team's members.
+
+    Every property is required and arrays are bounded so that constrained decoding terminates and a
+    small model cannot invent ids. The pydantic models above stay the validators.
+    """
+    schema = _inline_refs(REPLY_MODELS[kind].model_json_schema())
+    fact_ids = [f.id for f in scenario.facts] if scenario else []
+    on_request = scenario.on_request_ids() if scenario else []
+    conflict_ids = [c.id for c in scenario.conflicts] if scenario else []
+    option_ids = sorted({o.id for c in scenario.conflicts for o in c.options} | {NO_OPTION}) if scenario else []
+
+    def narrow(obj: dict[str, Any], path: str) -> None:
+        if obj.get("type") == "object":
+            props = obj.get("properties", {})
+            obj["required"] = list(props)
+            obj["additionalProperties"] = False
+            for name, sub in props.items():
+                narrow(sub, f"{path}.{name}")
+                _apply_enum(name, sub, path)
+        elif obj.get("type") == "array":
+            obj["maxItems"] = max_items
+            narrow(obj["items"], path + "[]")
+        for branch in obj.get("anyOf", []):
+            narrow(branch, path)
+
+    def _apply_enum(name: str, sub: dict[str, Any], parent: str) -> None:
+        target = sub
+        if "anyOf" in sub:  # optional field: narrow the string branch
+            target = next((b for b in sub["anyOf"] if b.get("type") == "string"), sub)
+        if name == "facts" and sub.get("type") == "array":
+            target = sub["items"]
+            values = fact_ids
+        elif name == "requested_facts":
+            target = sub["items"]
+            values = on_request
+            if not values:
+                sub["maxItems"] = 0
+        elif name == "conflict":
+            values = conflict_ids
+        elif name == "option":
+            values = option_ids
+        elif name in ("member", "next_speaker") and members:
+            values = members + ([RESOLVE] if name == "next_speaker" else [])
+        elif name == "dimension":
+            values = list(DIMENSIONS)
+        else:
+            return
+        if values:
+            target["enum"] = list(values)
+            target.pop("pattern", None)
+        elif name in ("conflict", "option") and target is not sub:
+            # No conflicts in this case: the optional conflict reference can only be null.
+            sub.pop("anyOf", None)
+            sub["type"] = "null"
+
+    narrow(schema, "$")
+    if kind in ("turn", "resolution") and scenario is not None and not scenario.conflicts:
+        schema["properties"]["choices"]["maxItems"] = 0
+    if kind == "resolution" and scenario is not None and scenario.conflicts:
+        schema["properties"]["choices"]["maxItems"] = max(len(scenario.conflicts), 1)
+    return schema

@@ -1,0 +1,89 @@
+"""The team format: who sits on the council, on which model, under which protocol and limits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from scenarios.model import ROLE_ID_PATTERN, SLUG_PATTERN, Dimension
+
+Protocol = Literal["round_robin", "moderated", "parallel"]
+PROTOCOLS: tuple[str, ...] = ("round_robin", "moderated", "parallel")
+
+DEFAULT_MODEL = "local/smollm2"
+ROLE_IDS: tuple[str, ...] = ("diagnostician", "safety_critic", "ethicist", "patient_advocate", "chair")
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROMPTS_DIR = PACKAGE_DIR / "prompts"
+TEAMS_DIR = PACKAGE_DIR / "teams"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Member(_Strict):
+    role: str = Field(pattern=ROLE_ID_PATTERN, description="Role id, e.g. safety_critic; unique in the team.")
+    name: str | None = Field(default=None, description="Display name; defaults to the role id in title case.")
+    prompt: str = Field(description="Persona prompt: a built-in name (agents/prompts/<name>.md) or a path relative to the team file.")
+    model: str | None = Field(default=None, description="litellm model name; defaults to the team's model.")
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0, description="Overrides the team's temperature.")
+    champions: list[Dimension] = Field(default_factory=list, description="Dimensions this member argues for.")
+
+    @property
+    def label(self) -> str:
+        return self.name or self.role.replace("_", " ").title()
+
+
+class Limits(_Strict):
+    max_rounds: int = Field(default=2, ge=1, le=20, description="Rounds of discussion before the chair resolves.")
+    max_turns: int = Field(default=16, ge=1, le=200, description="Member turns allowed in one run (the turn budget).")
+    consensus: float = Field(default=0.75, ge=0.0, le=1.0, description="Share of members whose choices must match the resolution.")
+    context: int = Field(default=8, ge=0, le=200, description="How many earlier turns each member sees.")
+    timeout_s: float = Field(default=120.0, gt=0, description="Per model call timeout in seconds.")
+    retries: int = Field(default=1, ge=0, le=5, description="Retries after a reply that fails validation.")
+
+
+class Sampling(_Strict):
+    temperature: float = Field(default=0.2, ge=0.0, le=2.0, description="Default sampling temperature.")
+    max_tokens: int = Field(default=700, ge=16, le=32000, description="Completion token cap per call.")
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0, description="Nucleus sampling, if set.")
+
+
+class Team(_Strict):
+    id: str = Field(pattern=SLUG_PATTERN, description="Slug id of the team.")
+    title: str = Field(default="", description="One-line description.")
+    model: str = Field(default=DEFAULT_MODEL, description="litellm model name used by every member without its own.")
+    judge: str | None = Field(default=None, description="Judge model for rubric grading; none means no rubric grading.")
+    protocol: Protocol = Field(default="round_robin", description="round_robin | moderated | parallel.")
+    members: list[Member] = Field(min_length=1, description="Council members other than the chair.")
+    chair: Member = Field(description="The chair, who moderates and writes the resolution.")
+    limits: Limits = Field(default_factory=Limits, description="Turn budget, rounds, consensus, context window.")
+    sampling: Sampling = Field(default_factory=Sampling, description="Default sampling settings.")
+
+    @model_validator(mode="after")
+    def _unique_roles(self) -> Team:
+        roles = [m.role for m in self.members] + [self.chair.role]
+        dupes = sorted({r for r in roles if roles.count(r) > 1})
+        if dupes:
+            raise ValueError(f"duplicate role id(s): {', '.join(dupes)}")
+        return self
+
+    def member_ids(self) -> list[str]:
+        return [m.role for m in self.members]
+
+    def member(self, role: str) -> Member | None:
+        if role == self.chair.role:
+            return self.chair
+        return next((m for m in self.members if m.role == role), None)
+
+    def model_for(self, member: Member, override: str | None = None) -> str:
+        return override or member.model or self.model
+
+    def temperature_for(self, member: Member) -> float:
+        return member.temperature if member.temperature is not None else self.sampling.temperature
+
+    def models(self, override: str | None = None) -> dict[str, str]:
+        return {m.role: self.model_for(m, override) for m in [*self.members, self.chair]}

@@ -1,0 +1,157 @@
+"""Transcript events: one JSON object per line, typed by `type`, versioned by `v`.
+
+A transcript is the source of truth for a run: it embeds the scenario and team it ran with, so a
+transcript can be replayed and scored without the files it came from.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+EVENT_VERSION = 1
+
+RunStatus = Literal["running", "completed", "failed", "interrupted", "limit_reached"]
+FINISHED_STATUSES: tuple[str, ...] = ("completed", "failed", "limit_reached")
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class Usage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    model: str = Field(default="", description="Model that served the call.")
+    prompt_tokens: int = Field(default=0, description="Prompt tokens.")
+    completion_tokens: int = Field(default=0, description="Completion tokens.")
+    cost_usd: float = Field(default=0.0, description="Cost in US dollars as litellm priced it (0 for local models).")
+    latency_s: float = Field(default=0.0, description="Wall time of the call in seconds.")
+    cached: bool = Field(default=False, description="Served from the response cache.")
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            model=self.model or other.model,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cost_usd=self.cost_usd + other.cost_usd,
+            latency_s=self.latency_s + other.latency_s,
+        )
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    v: int = Field(default=EVENT_VERSION, description="Event schema version.")
+    seq: int = Field(default=0, description="Position of the event in the transcript, from 0.")
+    ts: str = Field(default_factory=now_iso, description="UTC time the event was written.")
+
+
+class RunStarted(_Event):
+    type: Literal["run_started"] = "run_started"
+    run_id: str = Field(description="Deterministic id from scenario, team, models and seed.")
+    batch: str = Field(default="", description="Batch folder name.")
+    scenario_id: str = Field(description="Scenario id.")
+    scenario_hash: str = Field(description="sha256 of the scenario's canonical JSON.")
+    team_id: str = Field(description="Team id.")
+    team_hash: str = Field(description="sha256 of the team's canonical JSON with prompts resolved.")
+    protocol: str = Field(description="Deliberation protocol.")
+    models: dict[str, str] = Field(description="Model per role id (chair included).")
+    judge: str | None = Field(default=None, description="Judge model configured for the team, if any.")
+    seed: int = Field(default=0, description="Seed passed to every call.")
+    sampling: dict[str, Any] = Field(default_factory=dict, description="Sampling settings.")
+    limits: dict[str, Any] = Field(default_factory=dict, description="Team limits in force.")
+    versions: dict[str, str] = Field(default_factory=dict, description="Package versions.")
+    settings: dict[str, Any] = Field(default_factory=dict, description="Other recorded settings (e.g. model override), for grouping.")
+    scenario: dict[str, Any] = Field(description="The scenario as run.")
+    team: dict[str, Any] = Field(description="The team as run, with persona prompts inlined.")
+
+
+class FactRevealed(_Event):
+    type: Literal["fact_revealed"] = "fact_revealed"
+    round: int = Field(description="Round in which the fact was revealed.")
+    fact_id: str = Field(description="Fact id.")
+    requested_by: str = Field(description="Role id that asked for it.")
+    text: str = Field(description="The fact's text.")
+
+
+class TurnTaken(_Event):
+    type: Literal["turn"] = "turn"
+    round: int = Field(description="Round number, from 1.")
+    member: str = Field(description="Role id of the speaker.")
+    ok: bool = Field(description="True when the reply validated; False for a failed turn.")
+    turn: dict[str, Any] | None = Field(default=None, description="The validated Turn, or None for a failed turn.")
+    raw: str = Field(default="", description="The model's raw text (last attempt).")
+    attempts: int = Field(default=1, description="Attempts made (1 = valid on first try).")
+    error: str | None = Field(default=None, description="Why the turn failed, for failed turns.")
+    usage: Usage = Field(default_factory=Usage, description="Tokens, cost and latency summed over attempts.")
+
+
+class ChairDecided(_Event):
+    type: Literal["chair_decision"] = "chair_decision"
+    round: int = Field(description="Round number.")
+    next_speaker: str = Field(description="Role id chosen to speak next, or 'resolve'.")
+    reason: str = Field(default="", description="The chair's reason.")
+    call_vote: bool = Field(default=False, description="Whether a vote was called.")
+    usage: Usage = Field(default_factory=Usage, description="Tokens, cost and latency.")
+
+
+class ModelErrored(_Event):
+    type: Literal["model_error"] = "model_error"
+    member: str = Field(description="Role id whose call failed.")
+    purpose: str = Field(default="turn", description="turn | resolution | chair_decision | judge.")
+    attempt: int = Field(description="Attempt number, from 1.")
+    error_type: str = Field(description="timeout | rate_limit | invalid_json | validation | provider | ...")
+    message: str = Field(description="The error, with secrets redacted.")
+    will_retry: bool = Field(description="Whether another attempt follows.")
+    raw: str = Field(default="", description="What the model returned, if anything.")
+
+
+class ResolutionReached(_Event):
+    type: Literal["resolution"] = "resolution"
+    ok: bool = Field(description="True when the chair's reply validated.")
+    resolution: dict[str, Any] | None = Field(default=None, description="The validated Resolution.")
+    raw: str = Field(default="", description="The chair's raw text.")
+    attempts: int = Field(default=1, description="Attempts made.")
+    error: str | None = Field(default=None, description="Why no valid resolution was produced.")
+    usage: Usage = Field(default_factory=Usage, description="Tokens, cost and latency.")
+
+
+class RunEnded(_Event):
+    type: Literal["run_ended"] = "run_ended"
+    status: RunStatus = Field(description="completed | failed | interrupted | limit_reached.")
+    reason: str = Field(default="", description="Why the run ended that way.")
+    turns: int = Field(default=0, description="Member turns taken.")
+    rounds: int = Field(default=0, description="Rounds used.")
+    usage: Usage = Field(default_factory=Usage, description="Totals for the run (excluding judge calls).")
+    usage_by_member: dict[str, Usage] = Field(default_factory=dict, description="Totals per role id.")
+    duration_s: float = Field(default=0.0, description="Wall time of the run.")
+
+
+class Scored(_Event):
+    type: Literal["score"] = "score"
+    scorer_version: str = Field(description="Version of the scoring rules.")
+    judge: str | None = Field(default=None, description="Judge model identity, or None for rules only.")
+    scorecard: dict[str, Any] = Field(description="The scorecard (see transcripts.scoring).")
+    usage: Usage = Field(default_factory=Usage, description="Judge tokens and cost.")
+
+
+Event = Annotated[
+    Union[RunStarted, FactRevealed, TurnTaken, ChairDecided, ModelErrored, ResolutionReached, RunEnded, Scored],
+    Field(discriminator="type"),
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+EVENT_TYPES: tuple[str, ...] = (
+    "run_started",
+    "fact_revealed",
+    "turn",
+    "chair_decision",
+    "model_error",
+    "resolution",
+    "run_ended",
+    "score",
+)
+
+
+def parse_event(data: dict[str, Any]) -> Event:
+    return EVENT_ADAPTER.validate_python(data)

@@ -1,0 +1,160 @@
+"""Writing and reading transcripts: append-only JSONL, flushed per event, read back tolerantly."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from pydantic import ValidationError
+
+from transcripts.events import (
+    Event,
+    ResolutionReached,
+    RunEnded,
+    RunStarted,
+    Scored,
+    TurnTaken,
+    parse_event,
+)
+
+
+class TranscriptWriter:
+    """Appends events to `path`, one line each, flushed and fsynced so a crash loses nothing written.
+
+    Opening an existing transcript continues its sequence numbers; the runner decides whether to
+    reuse or replace a file (see agents.runner).
+    """
+
+    def __init__(self, path: Path, *, fsync: bool = True) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._seq = _count_lines(self.path)
+        self._fh: IO[str] = open(self.path, "a", encoding="utf-8")
+        self._fsync = fsync
+
+    def write(self, event: Event) -> Event:
+        event.seq = self._seq
+        line = event.model_dump_json(exclude_none=False)
+        self._fh.write(line + "\n")
+        self._fh.flush()
+        if self._fsync:
+            os.fsync(self._fh.fileno())
+        self._seq += 1
+        return event
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+
+    def __enter__(self) -> TranscriptWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _count_lines(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with open(path, "rb") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+def append_event(path: Path, event: Event) -> Event:
+    """Append one event to an existing transcript (used by the scorer)."""
+    with TranscriptWriter(path) as writer:
+        return writer.write(event)
+
+
+@dataclass
+class Transcript:
+    """A transcript as read from disk, with the problems met while reading it."""
+
+    path: Path
+    events: list[Event] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    truncated: bool = False
+
+    @property
+    def started(self) -> RunStarted | None:
+        first = self.events[0] if self.events else None
+        return first if isinstance(first, RunStarted) else None
+
+    @property
+    def ended(self) -> RunEnded | None:
+        return next((e for e in reversed(self.events) if isinstance(e, RunEnded)), None)
+
+    @property
+    def status(self) -> str:
+        if self.started is None:
+            return "corrupt"
+        ended = self.ended
+        return ended.status if ended else "interrupted"
+
+    @property
+    def turns(self) -> list[TurnTaken]:
+        return [e for e in self.events if isinstance(e, TurnTaken)]
+
+    @property
+    def resolution(self) -> ResolutionReached | None:
+        return next((e for e in reversed(self.events) if isinstance(e, ResolutionReached)), None)
+
+    @property
+    def scores(self) -> list[Scored]:
+        return [e for e in self.events if isinstance(e, Scored)]
+
+    def latest_score(self, judge: str | None = None) -> Scored | None:
+        """Newest score event, or the newest from `judge` when one is named."""
+        for event in reversed(self.scores):
+            if judge is None or event.judge == judge:
+                return event
+        return None
+
+    @property
+    def run_id(self) -> str:
+        return self.started.run_id if self.started else self.path.stem
+
+
+def read_transcript(path: Path) -> Transcript:
+    """Read a transcript, accepting a file cut off at any point.
+
+    A last line without a newline that does not parse is a truncated write and is dropped with a
+    note; any other line that does not parse is skipped and reported, never fatal.
+    """
+    path = Path(path)
+    result = Transcript(path=path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        result.problems.append(f"{path}: cannot read: {exc.strerror or exc}")
+        return result
+    lines = data.split(b"\n")
+    ends_cleanly = data.endswith(b"\n") or not data
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        is_last = number == len(lines)
+        try:
+            obj: Any = json.loads(raw.decode("utf-8"))
+            if not isinstance(obj, dict):
+                raise ValueError("not a JSON object")
+            result.events.append(parse_event(obj))
+        except (ValueError, UnicodeDecodeError, ValidationError) as exc:
+            if is_last and not ends_cleanly:
+                result.truncated = True
+                result.problems.append(f"{path}:{number}: last line is cut off (the run stopped mid-write); ignored")
+            else:
+                result.problems.append(f"{path}:{number}: not a valid event: {_one_line(exc)}")
+    if result.events and not isinstance(result.events[0], RunStarted):
+        result.problems.append(f"{path}:1: transcript does not start with run_started")
+    elif not result.events and not result.problems:
+        result.problems.append(f"{path}: empty transcript")
+    return result
+
+
+def _one_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
