@@ -1,0 +1,99 @@
+"""Engine benchmarks: the deliberation loop with the scripted model, and one run on the embedded model.
+
+Figures are printed by `grandrounds bench`; nothing here asserts a time (machines are noisy), but
+each figure is printed beside a baseline measured in the same process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from agents.runner import RunSpec, arun
+from agents.team import Team
+from scenarios.model import Scenario
+from transcripts.store import read_transcript
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def pin_to_one_core() -> bool:
+    """Engine throughput is quoted per core; pin when the OS allows it."""
+    try:
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+        return True
+    except (AttributeError, OSError):
+        return False
+
+
+async def _raw_calls(scenario: Scenario, n: int) -> float:
+    """Baseline: the same number of scripted model calls, without graph or transcript."""
+    from agents.gateway import ModelCall, acomplete
+    from agents.schemas import reply_schema
+
+    schema = reply_schema("turn", scenario)
+    context = {"scenario": scenario.model_dump(mode="json"), "member": "diagnostician", "round": 1, "members": ["diagnostician"], "revealed": []}
+    start = time.perf_counter()
+    for i in range(n):
+        await acomplete(ModelCall(model="scripted/preferred", messages=[{"role": "user", "content": str(i)}], kind="turn", schema=schema, seed=i, context=context))
+    return n / (time.perf_counter() - start)
+
+
+def bench_engine(scenario: Scenario, team: Team, snapshot: dict[str, Any], runs: int = 40) -> dict[str, Any]:
+    pinned = pin_to_one_core()
+
+    async def go(out: Path) -> tuple[int, float]:
+        turns = 0
+        start = time.perf_counter()
+        for seed in range(runs):
+            spec = RunSpec(scenario=scenario, team=team, team_snapshot=snapshot, model="scripted/preferred", seed=seed, out_dir=out)
+            result = await arun(spec)
+            turns += result.turns
+        return turns, time.perf_counter() - start
+
+    with tempfile.TemporaryDirectory() as tmp:
+        turns, elapsed = asyncio.run(go(Path(tmp)))
+    raw_rate = asyncio.run(_raw_calls(scenario, max(turns, 50)))
+    return {
+        "runs": runs,
+        "turns": turns,
+        "seconds": round(elapsed, 3),
+        "turns_per_s": round(turns / elapsed, 1),
+        "raw_scripted_calls_per_s": round(raw_rate, 1),
+        "pinned_to_one_core": pinned,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+
+
+def bench_embedded(scenario: Scenario, team: Team, snapshot: dict[str, Any], out_dir: Path | None = None) -> dict[str, Any]:
+    """One default deliberation on the embedded model: wall time and first-try validity."""
+    with tempfile.TemporaryDirectory() as tmp:
+        target = out_dir or Path(tmp)
+        spec = RunSpec(scenario=scenario, team=team, team_snapshot=snapshot, model="local/smollm2", seed=0, out_dir=target)
+        start = time.perf_counter()
+        result = asyncio.run(arun(spec))
+        elapsed = time.perf_counter() - start
+        transcript = read_transcript(result.path)
+    calls = [*transcript.turns]
+    if transcript.resolution is not None:
+        calls.append(transcript.resolution)
+    first_try = sum(1 for c in calls if c.ok and c.attempts == 1)
+    tokens = result.usage.completion_tokens
+    return {
+        "scenario": scenario.id,
+        "status": result.status,
+        "seconds": round(elapsed, 1),
+        "turns": result.turns,
+        "structured_replies": len(calls),
+        "valid_first_try_share": round(first_try / len(calls), 3) if calls else 0.0,
+        "completion_tokens": tokens,
+        "completion_tokens_per_s": round(tokens / elapsed, 1) if elapsed else 0.0,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }

@@ -1,0 +1,393 @@
+r"""The council as one LangGraph graph, for all three protocols.
+
+    START -> advance --(route)--> member_turn (one Send per speaker; several at once for `parallel`)
+                     \--> chair_moderate --(route)--> member_turn | resolve      (`moderated`)
+                     \--> resolve -> END
+    member_turn -> advance
+
+State holds only what nodes produce (turns, revealed facts, the resolution); per-run settings
+(scenario, team, models, the transcript sink) travel as LangGraph context. Every key written by
+more than one concurrent task has a reducer. Events are written as they happen, from the nodes.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypedDict
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Send
+from pydantic import BaseModel, ValidationError
+
+from agents.gateway import ModelCall, ModelCallError, acomplete
+from agents.prompting import (
+    build_chair_decision_messages,
+    build_resolution_messages,
+    build_turn_messages,
+    retry_messages,
+)
+from agents.schemas import RESOLVE, ChairDecision, Choice, Resolution, Turn, reply_schema
+from agents.team import Team
+from scenarios.model import NO_OPTION, Scenario
+from transcripts.events import ChairDecided, Event, FactRevealed, ModelErrored, TurnTaken, Usage
+
+
+def _merge_unique(left: list[str], right: list[str]) -> list[str]:
+    return left + [x for x in right if x not in left]
+
+
+class CouncilState(TypedDict, total=False):
+    round: int  # written by `advance` only
+    turns: Annotated[list[dict[str, Any]], operator.add]  # concurrent member turns append here
+    revealed: Annotated[list[str], _merge_unique]  # on-request facts revealed so far
+    next_speaker: str | None  # written by `chair_moderate` only
+    resolution: dict[str, Any] | None  # written by `resolve` only
+    limit_hit: bool  # written by `advance` only
+
+
+class TurnTask(TypedDict):
+    """What one member's turn needs: sent with `Send`, so parallel members see the same snapshot."""
+
+    member: str
+    round: int
+    turns: list[dict[str, Any]]
+    revealed: list[str]
+
+
+@dataclass
+class RunContext:
+    scenario: Scenario
+    team: Team
+    personas: dict[str, str]
+    models: dict[str, str]
+    seed: int
+    record: Callable[[Event], Event]
+    scenario_json: dict[str, Any] = field(default_factory=dict)
+    usage_by_member: dict[str, Usage] = field(default_factory=dict)
+    schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.scenario_json:
+            self.scenario_json = self.scenario.model_dump(mode="json")
+        members = self.team.member_ids()
+        self.schemas = {
+            kind: reply_schema(kind, self.scenario, members) for kind in ("turn", "resolution", "chair_decision")
+        }
+
+    def add_usage(self, role: str, usage: Usage) -> None:
+        self.usage_by_member[role] = self.usage_by_member.get(role, Usage()) + usage
+
+
+@dataclass
+class Structured:
+    """Outcome of one structured call, after validation retries."""
+
+    value: BaseModel | None
+    raw: str
+    attempts: int
+    usage: Usage
+    error: str | None
+
+
+_FENCE = re.compile(r"\{.*\}", re.DOTALL)
+
+
+def _extract_json(text: str) -> str:
+    """Models often wrap JSON in prose or ``` fences; take the outermost object."""
+    text = text.strip()
+    if text.startswith("{"):
+        return text
+    match = _FENCE.search(text)
+    return match.group(0) if match else text
+
+
+def _check_choices(choices: list[Choice], scenario: Scenario) -> None:
+    for choice in choices:
+        conflict = scenario.conflict(choice.conflict)
+        if conflict is None:
+            raise ValueError(f"choices: unknown conflict id {choice.conflict!r}")
+        if choice.option != NO_OPTION and conflict.option(choice.option) is None:
+            valid = ", ".join(o.id for o in conflict.options)
+            raise ValueError(f"choices: {choice.option!r} is not an option of {conflict.id} (options: {valid}, or none)")
+
+
+async def call_structured(
+    ctx: RunContext,
+    role: str,
+    kind: str,
+    model_cls: type[BaseModel],
+    messages: list[dict[str, str]],
+    *,
+    round_no: int,
+    context: dict[str, Any],
+    check: Callable[[Any], None] | None = None,
+) -> Structured:
+    """Call the role's model for one reply; retry with the error shown when it does not validate."""
+    team = ctx.team
+    member = team.member(role)
+    assert member is not None
+    attempts_allowed = team.limits.retries + 1
+    usage = Usage(model=ctx.models[role])
+    raw, error = "", None
+    for attempt in range(1, attempts_allowed + 1):
+        will_retry = attempt < attempts_allowed
+        call = ModelCall(
+            model=ctx.models[role],
+            messages=messages,
+            kind=kind,
+            schema=ctx.schemas[kind],
+            temperature=team.temperature_for(member),
+            max_tokens=team.sampling.max_tokens,
+            top_p=team.sampling.top_p,
+            seed=ctx.seed + attempt - 1,
+            timeout_s=team.limits.timeout_s,
+            context={**context, "attempt": attempt},
+        )
+        try:
+            reply = await acomplete(call)
+        except ModelCallError as exc:
+            error = f"{exc.kind}: {exc}"
+            ctx.record(ModelErrored(member=role, purpose=kind, attempt=attempt, error_type=exc.kind, message=str(exc), will_retry=will_retry))
+            continue
+        usage = usage + reply.usage
+        raw = reply.text
+        try:
+            value = model_cls.model_validate_json(_extract_json(raw))
+            if check is not None:
+                check(value)
+        except (ValidationError, ValueError) as exc:
+            error_type = "invalid_json" if _is_json_error(exc) else "validation"
+            error = _short_error(exc)
+            ctx.record(ModelErrored(member=role, purpose=kind, attempt=attempt, error_type=error_type, message=error, will_retry=will_retry, raw=raw[:2000]))
+            messages = retry_messages(messages, raw, error)
+            continue
+        ctx.add_usage(role, usage)
+        return Structured(value, raw, attempt, usage, None)
+    ctx.add_usage(role, usage)
+    return Structured(None, raw, attempts_allowed, usage, error)
+
+
+def _is_json_error(exc: Exception) -> bool:
+    return isinstance(exc, ValidationError) and any(e.get("type") == "json_invalid" for e in exc.errors())
+
+
+def _short_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        parts = []
+        for err in exc.errors()[:4]:
+            loc = ".".join(str(p) for p in err.get("loc", ())) or "reply"
+            parts.append(f"{loc}: {err.get('msg')}")
+        return "; ".join(parts)
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+# -- nodes ---------------------------------------------------------------------------------------
+
+
+def _spoken_in_round(turns: list[dict[str, Any]], round_no: int) -> list[str]:
+    return [t["member"] for t in turns if t["round"] == round_no]
+
+
+def advance(state: CouncilState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Move to the next round when everyone has spoken; note when the turn budget is spent."""
+    team = runtime.context.team
+    turns = state.get("turns", [])
+    round_no = state.get("round", 1)
+    if team.protocol != "moderated" and set(_spoken_in_round(turns, round_no)) >= set(team.member_ids()):
+        round_no += 1
+    elif team.protocol == "moderated":
+        round_no = len(turns) // len(team.members) + 1
+    budget_left = team.limits.max_turns - len(turns)
+    limit_hit = budget_left <= 0 and round_no <= team.limits.max_rounds
+    return {"round": round_no, "limit_hit": limit_hit}
+
+
+def route_after_advance(state: CouncilState, runtime: Runtime[RunContext]) -> Any:
+    team = runtime.context.team
+    round_no = state["round"]
+    turns = state.get("turns", [])
+    if round_no > team.limits.max_rounds or state.get("limit_hit"):
+        return "resolve"
+    if team.protocol == "moderated":
+        return "chair_moderate"
+    spoken = _spoken_in_round(turns, round_no)
+    waiting = [m for m in team.member_ids() if m not in spoken]
+    budget_left = team.limits.max_turns - len(turns)
+    if team.protocol == "parallel":
+        speakers = waiting[:budget_left]
+    else:
+        speakers = waiting[:1]
+    return [_task(s, round_no, state) for s in speakers]
+
+
+def _task(member: str, round_no: int, state: CouncilState) -> Send:
+    payload: TurnTask = {
+        "member": member,
+        "round": round_no,
+        "turns": list(state.get("turns", [])),
+        "revealed": list(state.get("revealed", [])),
+    }
+    return Send("member_turn", payload)
+
+
+async def member_turn(task: TurnTask, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    scenario, team = ctx.scenario, ctx.team
+    role, round_no = task["member"], task["round"]
+    member = team.member(role)
+    assert member is not None
+    revealed = set(task["revealed"])
+    messages = build_turn_messages(
+        scenario, team, member, ctx.personas.get(role, ""), round_no=round_no, turns=task["turns"], revealed=revealed
+    )
+    context = _scripted_context(ctx, role, round_no, task["turns"], revealed)
+    result = await call_structured(
+        ctx, role, "turn", Turn, messages, round_no=round_no, context=context,
+        check=lambda t: _check_choices(t.choices, scenario),
+    )
+    turn = result.value.model_dump(mode="json") if result.value is not None else None
+    ctx.record(
+        TurnTaken(
+            round=round_no, member=role, ok=turn is not None, turn=turn, raw=result.raw,
+            attempts=result.attempts, error=result.error, usage=result.usage,
+        )
+    )
+    newly_revealed = []
+    if turn is not None:
+        for fid in turn.get("requested_facts", []):
+            fact = scenario.fact(fid)
+            if fact is None or fact.visibility != "on_request" or fid in revealed or fid in newly_revealed:
+                continue
+            newly_revealed.append(fid)
+            ctx.record(FactRevealed(round=round_no, fact_id=fid, requested_by=role, text=fact.text))
+    record = {"member": role, "round": round_no, "ok": turn is not None, "turn": turn}
+    return {"turns": [record], "revealed": newly_revealed}
+
+
+def _scripted_context(ctx: RunContext, role: str, round_no: int, turns: list[dict[str, Any]], revealed: set[str]) -> dict[str, Any]:
+    counts = {m: 0 for m in ctx.team.member_ids()}
+    for t in turns:
+        counts[t["member"]] = counts.get(t["member"], 0) + 1
+    return {
+        "scenario": ctx.scenario_json,
+        "member": role,
+        "round": round_no,
+        "members": ctx.team.member_ids(),
+        "revealed": sorted(revealed),
+        "turn_counts": counts,
+        "previous_speaker": turns[-1]["member"] if turns else None,
+        "max_rounds": ctx.team.limits.max_rounds,
+        "seed": ctx.seed,
+    }
+
+
+def _open_concerns(turns: list[dict[str, Any]]) -> list[str]:
+    seen: list[str] = []
+    for t in turns:
+        for concern in (t.get("turn") or {}).get("concerns", []):
+            label = f"{concern.get('conflict') or concern.get('dimension')}: {concern.get('text', '')[:80]}"
+            if label not in seen:
+                seen.append(label)
+    return seen[-6:]
+
+
+async def chair_moderate(state: CouncilState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    team, chair = ctx.team, ctx.team.chair
+    turns = state.get("turns", [])
+    counts = {m: 0 for m in team.member_ids()}
+    for t in turns:
+        counts[t["member"]] = counts.get(t["member"], 0) + 1
+    messages = build_chair_decision_messages(
+        ctx.scenario, team, ctx.personas.get(chair.role, ""), turns=turns, turn_counts=counts,
+        open_concerns=_open_concerns(turns),
+    )
+    context = _scripted_context(ctx, chair.role, state["round"], turns, set(state.get("revealed", [])))
+    result = await call_structured(ctx, chair.role, "chair_decision", ChairDecision, messages, round_no=state["round"], context=context)
+    if result.value is not None:
+        decision: ChairDecision = result.value  # type: ignore[assignment]
+        speaker = decision.next_speaker
+        reason, vote = decision.reason, decision.call_vote
+    else:
+        # The chair failed to decide: fall back to the member who has spoken least, and say so.
+        speaker = min(team.member_ids(), key=lambda m: counts.get(m, 0))
+        reason, vote = f"fallback after invalid chair reply: {result.error}", False
+    if speaker != RESOLVE and speaker not in team.member_ids():
+        speaker = min(team.member_ids(), key=lambda m: counts.get(m, 0))
+    ctx.record(ChairDecided(round=state["round"], next_speaker=speaker, reason=reason, call_vote=vote, usage=result.usage))
+    return {"next_speaker": speaker}
+
+
+def route_after_chair(state: CouncilState, runtime: Runtime[RunContext]) -> Any:
+    speaker = state.get("next_speaker")
+    if speaker in (None, RESOLVE):
+        return "resolve"
+    return _task(speaker, state["round"], state)
+
+
+async def resolve(state: CouncilState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    scenario, team, chair = ctx.scenario, ctx.team, ctx.team.chair
+    turns = state.get("turns", [])
+    revealed = set(state.get("revealed", []))
+    messages = build_resolution_messages(scenario, team, ctx.personas.get(chair.role, ""), turns=turns, revealed=revealed)
+    context = _scripted_context(ctx, chair.role, state.get("round", 1), turns, revealed)
+    result = await call_structured(
+        ctx, chair.role, "resolution", Resolution, messages, round_no=state.get("round", 1), context=context,
+        check=lambda r: _check_choices(r.choices, scenario),
+    )
+    resolution = None
+    if result.value is not None:
+        value: Resolution = result.value  # type: ignore[assignment]
+        # One choice per conflict, in scenario order; a conflict the chair skipped is recorded as 'none'.
+        given = {c.conflict: c for c in value.choices}
+        value.choices = [
+            given.get(conflict.id) or Choice(conflict=conflict.id, option=NO_OPTION, rationale="not addressed")
+            for conflict in scenario.conflicts
+        ]
+        resolution = value.model_dump(mode="json")
+    return {
+        "resolution": {
+            "ok": resolution is not None,
+            "resolution": resolution,
+            "raw": result.raw,
+            "attempts": result.attempts,
+            "error": result.error,
+            "usage": result.usage.model_dump(),
+        }
+    }
+
+
+def build_graph() -> Any:
+    graph = StateGraph(CouncilState, context_schema=RunContext)
+    graph.add_node("advance", advance)
+    graph.add_node("member_turn", member_turn)
+    graph.add_node("chair_moderate", chair_moderate)
+    graph.add_node("resolve", resolve)
+    graph.add_edge(START, "advance")
+    graph.add_conditional_edges("advance", route_after_advance, ["member_turn", "chair_moderate", "resolve"])
+    graph.add_edge("member_turn", "advance")
+    graph.add_conditional_edges("chair_moderate", route_after_chair, ["member_turn", "resolve"])
+    graph.add_edge("resolve", END)
+    return graph.compile()
+
+
+_COMPILED: Any = None
+
+
+def council_graph() -> Any:
+    """The compiled graph; compiled once per process (it holds no run state)."""
+    global _COMPILED
+    if _COMPILED is None:
+        _COMPILED = build_graph()
+    return _COMPILED
+
+
+def recursion_limit(team: Team) -> int:
+    """Supersteps the graph may take: each member turn costs advance + turn (+ chair when moderated)."""
+    per_turn = 3 if team.protocol == "moderated" else 2
+    return team.limits.max_turns * per_turn + team.limits.max_rounds * 2 + 10

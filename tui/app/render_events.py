@@ -1,0 +1,433 @@
+"""One `Text` per replay step, and the case and conflict panels, built from transcript data.
+
+All text from the transcript goes through `literal()` and is appended as plain text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+
+from scenarios.model import DIMENSIONS
+from transcripts.events import (
+    ChairDecided,
+    FactRevealed,
+    ModelErrored,
+    ResolutionReached,
+    RunEnded,
+    RunStarted,
+    Scored,
+    TurnTaken,
+)
+from tui.app.render import (
+    fmt_score,
+    hbar,
+    literal,
+    score_style,
+    speaker_label,
+    speaker_style,
+    truncate,
+    verdict_style,
+)
+from tui.app.replay_model import ReplayModel, ReplayState, Step
+
+__all__ = ["render_case_panel", "render_conflicts_panel", "render_scorecard", "render_step"]
+
+LABEL = "bold"
+DIM = "dim"
+
+
+def _d(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _l(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _field(text: Text, label: str, value: Any, style: str = "") -> None:
+    if value in (None, "", []):
+        return
+    text.append(f"{label} ", style=LABEL)
+    text.append(literal(value), style=style)
+    text.append("\n")
+
+
+def _fact_refs(text: Text, ids: list[Any], known: set[str]) -> None:
+    for fid in ids:
+        fid = literal(fid, one_line=True)
+        if fid in known:
+            text.append(f" [{fid}]", style="bold cyan")
+        else:
+            text.append(f" [{fid}?]", style="bold red")  # cites a fact that does not exist
+
+
+def render_step(model: ReplayModel, step: Step) -> Text:
+    event = step.event
+    team = model.team
+    if isinstance(event, RunStarted):
+        return _render_case(model, event)
+    if isinstance(event, TurnTaken):
+        return _render_turn(model, event)
+    if isinstance(event, FactRevealed):
+        text = Text()
+        text.append("◆ Fact revealed ", style="bold cyan")
+        text.append(literal(event.fact_id, one_line=True), style="bold cyan")
+        text.append(f"  asked by {speaker_label(event.requested_by, team)}, round {event.round}\n", style=DIM)
+        text.append(literal(event.text))
+        return text
+    if isinstance(event, ChairDecided):
+        text = Text()
+        text.append("● Chair", style=speaker_style("chair"))
+        text.append(f"  round {event.round}  ", style=DIM)
+        if event.next_speaker == "resolve":
+            text.append("→ closes the discussion and resolves", style=LABEL)
+        else:
+            text.append("→ next: ", style=LABEL)
+            text.append(speaker_label(event.next_speaker, team), style=speaker_style(event.next_speaker))
+        if event.call_vote:
+            text.append("  (calls a vote)", style="bold yellow")
+        if event.reason:
+            text.append("\n")
+            text.append(literal(event.reason), style="italic")
+        return text
+    if isinstance(event, ModelErrored):
+        text = Text()
+        text.append("⚠ Model error ", style="bold yellow")
+        text.append(f"{speaker_label(event.member, team)} · {literal(event.purpose, one_line=True)} · ", style=DIM)
+        text.append(literal(event.error_type, one_line=True), style="yellow")
+        text.append(f" (attempt {event.attempt}{', will retry' if event.will_retry else ', gave up'})\n", style=DIM)
+        text.append(literal(event.message))
+        return text
+    if isinstance(event, ResolutionReached):
+        return _render_resolution(model, event)
+    if isinstance(event, RunEnded):
+        return _render_end(event)
+    if isinstance(event, Scored):
+        return render_scorecard(_d(event.scorecard), model)
+    return Text(literal(getattr(event, "type", "event")))
+
+
+def _render_case(model: ReplayModel, event: RunStarted) -> Text:
+    scenario = model.scenario
+    text = Text()
+    text.append("Case  ", style="bold reverse")
+    text.append(" " + literal(scenario.get("title") or event.scenario_id, one_line=True), style="bold")
+    text.append("\n")
+    meta = [literal(v, one_line=True) for v in (scenario.get("specialty"), scenario.get("setting")) if v]
+    if meta:
+        text.append(" · ".join(meta) + "\n", style=DIM)
+    if scenario.get("presentation"):
+        text.append(literal(scenario["presentation"]).strip() + "\n")
+    _field(text, "Question", scenario.get("question"), "italic")
+    models = sorted({literal(m, one_line=True) for m in event.models.values()})
+    text.append(
+        f"Team {literal(event.team_id, one_line=True)} · {literal(event.protocol, one_line=True)} · "
+        f"{', '.join(models)} · seed {event.seed}",
+        style=DIM,
+    )
+    return text
+
+
+def _render_turn(model: ReplayModel, event: TurnTaken) -> Text:
+    team = model.team
+    text = Text()
+    text.append("● " + speaker_label(event.member, team), style=speaker_style(event.member))
+    text.append(f"  round {event.round}", style=DIM)
+    if not event.ok or not event.turn:
+        text.append("  ✗ turn failed", style="bold red")
+        text.append(f" after {event.attempts} attempt(s)\n", style=DIM)
+        text.append(literal(event.error or "no valid reply"), style="red")
+        if event.raw:
+            text.append("\nraw: ", style=LABEL)
+            text.append(truncate(event.raw, 400), style=DIM)
+        return text
+    turn = _d(event.turn)
+    confidence = turn.get("confidence")
+    if isinstance(confidence, (int, float)):
+        text.append(f" · confidence {confidence:.2f}", style=DIM)
+    if event.attempts > 1:
+        text.append(f" · {event.attempts} attempts", style="yellow")
+    text.append("\n")
+    _field(text, "Position", turn.get("position"))
+    _field(text, "Recommends", turn.get("recommendation"), "italic")
+    known = model.fact_ids()
+    claims = _l(turn.get("claims"))
+    if claims:
+        text.append("Claims\n", style=LABEL)
+        for claim in claims:
+            claim = _d(claim)
+            text.append("  • ")
+            text.append(literal(claim.get("text", "")))
+            _fact_refs(text, _l(claim.get("facts")), known)
+            text.append("\n")
+    concerns = _l(turn.get("concerns"))
+    if concerns:
+        text.append("Concerns\n", style=LABEL)
+        for concern in concerns:
+            concern = _d(concern)
+            text.append("  ! ", style="bold yellow")
+            text.append(literal(concern.get("dimension", "?"), one_line=True), style="yellow")
+            if concern.get("conflict"):
+                text.append(f" · {literal(concern['conflict'], one_line=True)}", style="bold magenta")
+            text.append("  ")
+            text.append(literal(concern.get("text", "")))
+            text.append("\n")
+    replies = _l(turn.get("replies"))
+    if replies:
+        text.append("Replies\n", style=LABEL)
+        for reply in replies:
+            reply = _d(reply)
+            member = str(reply.get("member", ""))
+            stance = literal(reply.get("stance", ""), one_line=True)
+            text.append(f"  ↳ {stance} ", style={"agree": "green", "disagree": "red"}.get(stance, "yellow"))
+            text.append(speaker_label(member, team), style=speaker_style(member))
+            text.append(": ")
+            text.append(literal(reply.get("reason", "")))
+            text.append("\n")
+    choices = _l(turn.get("choices"))
+    if choices:
+        text.append("Favours ", style=LABEL)
+        for n, choice in enumerate(choices):
+            choice = _d(choice)
+            cid, option = str(choice.get("conflict", "")), str(choice.get("option", ""))
+            verdict = model.option_verdict(cid, option)
+            if n:
+                text.append("  ")
+            text.append(f"{literal(cid, one_line=True)}→", style="magenta")
+            text.append(literal(option, one_line=True), style=verdict_style(verdict))
+        text.append("\n")
+    requested = _l(turn.get("requested_facts"))
+    if requested:
+        text.append("Asks to see ", style=LABEL)
+        text.append(", ".join(literal(f, one_line=True) for f in requested), style="cyan")
+        text.append("\n")
+    text.rstrip()
+    return text
+
+
+def _render_resolution(model: ReplayModel, event: ResolutionReached) -> Text:
+    text = Text()
+    text.append("★ Resolution", style="bold reverse " + speaker_style("chair").replace("bold ", ""))
+    text.append("\n")
+    if not event.ok or not event.resolution:
+        text.append("The chair produced no valid resolution: ", style="bold red")
+        text.append(literal(event.error or "unknown error"), style="red")
+        return text
+    res = _d(event.resolution)
+    _field(text, "Final recommendation", res.get("final_recommendation"))
+    choices = _l(res.get("choices"))
+    if choices:
+        text.append("Choices\n", style=LABEL)
+        for choice in choices:
+            choice = _d(choice)
+            cid, option = str(choice.get("conflict", "")), str(choice.get("option", ""))
+            verdict = model.option_verdict(cid, option)
+            text.append(f"  {literal(cid, one_line=True)} ", style="bold magenta")
+            title = model.conflict_title(cid)
+            if title:
+                text.append(truncate(title, 60) + " ", style=DIM)
+            text.append("→ ")
+            text.append(literal(option, one_line=True), style=verdict_style(verdict))
+            text.append(f" ({verdict or 'unknown option'})", style=verdict_style(verdict))
+            if choice.get("rationale"):
+                text.append("\n    ")
+                text.append(literal(choice["rationale"]), style="italic")
+            text.append("\n")
+    tradeoffs = _l(res.get("tradeoffs"))
+    if tradeoffs:
+        _field(text, "Trade-offs", " ↔ ".join(literal(t, one_line=True) for t in tradeoffs))
+    dissent = _l(res.get("dissent"))
+    for item in dissent:
+        item = _d(item)
+        text.append("Dissent ", style=LABEL)
+        member = str(item.get("member", ""))
+        text.append(speaker_label(member, model.team), style=speaker_style(member))
+        text.append(": " + literal(item.get("text", "")) + "\n")
+    _field(text, "Uncertainty", res.get("uncertainty"))
+    _field(text, "Diagnosis", res.get("diagnosis"))
+    _field(text, "Signed off by", res.get("sign_off"))
+    text.rstrip()
+    return text
+
+
+def _render_end(event: RunEnded) -> Text:
+    style = {"completed": "bold green", "interrupted": "bold yellow"}.get(event.status, "bold red")
+    text = Text()
+    text.append(f"■ Run {event.status}", style=style)
+    usage = event.usage
+    text.append(
+        f"  {event.turns} turns · {event.rounds} rounds · {usage.prompt_tokens + usage.completion_tokens:,} tokens"
+        f" · ${usage.cost_usd:.4f} · {event.duration_s:.1f} s",
+        style=DIM,
+    )
+    if event.reason:
+        text.append("\n")
+        text.append(literal(event.reason), style="italic")
+    return text
+
+
+def render_scorecard(card: dict[str, Any], model: ReplayModel | None = None, bar_width: int = 20) -> Text:
+    """The scorecard: overall, one bar per dimension, conflicts, then every item with its reason."""
+    text = Text()
+    overall = card.get("overall") if isinstance(card.get("overall"), (int, float)) else None
+    text.append("Scorecard", style="bold reverse")
+    text.append(f"  overall ", style=LABEL)
+    text.append(fmt_score(overall).strip(), style="bold " + score_style(overall))
+    judge = card.get("judge")
+    text.append(f"   scorer v{literal(card.get('scorer_version', '?'), one_line=True)}", style=DIM)
+    text.append(f" · judge {literal(judge, one_line=True) if judge else 'none (rules only)'}\n", style=DIM)
+    dims = _d(card.get("dimensions"))
+    for dim in DIMENSIONS:
+        entry = dims.get(dim)
+        score = _d(entry).get("score") if isinstance(entry, dict) else entry
+        score = float(score) if isinstance(score, (int, float)) and not isinstance(score, bool) else None
+        text.append(f"  {dim:<17}")
+        text.append_text(hbar(score, bar_width))
+        text.append(f" {fmt_score(score)}\n", style=score_style(score))
+    conflicts = _l(card.get("conflicts"))
+    if conflicts:
+        text.append("Conflicts\n", style=LABEL)
+        for c in conflicts:
+            c = _d(c)
+            text.append(f"  {literal(c.get('id', ''), one_line=True)} ", style="bold magenta")
+            if c.get("raised"):
+                who = speaker_label(str(c.get("raised_by") or ""), model.team if model else None) if c.get("raised_by") else "?"
+                text.append(f"raised R{c.get('raised_round', '?')} by {who}", style="green")
+            else:
+                text.append("never raised", style="red")
+            text.append(" · ")
+            if c.get("addressed"):
+                verdict = c.get("verdict")
+                text.append(literal(c.get("option", ""), one_line=True), style=verdict_style(verdict))
+                text.append(f" ({literal(verdict or '?', one_line=True)})", style=verdict_style(verdict))
+            else:
+                text.append("not addressed", style="red")
+            text.append("\n")
+    items = _l(card.get("items"))
+    if items:
+        text.append("Items\n", style=LABEL)
+        for item in items:
+            item = _d(item)
+            earned, possible = item.get("earned", 0), item.get("possible", 0)
+            graded = item.get("graded", True)
+            style = "dim" if not graded else ("green" if earned and earned > 0 else ("red" if earned and earned < 0 else "yellow"))
+            try:
+                points = f"{float(earned):+.0f}/{float(possible):.0f}"
+            except (TypeError, ValueError):
+                points = "?"
+            text.append(f"  {points:>7} ", style=style)
+            text.append(literal(item.get("outcome", ""), one_line=True), style=style)
+            text.append("  ")
+            text.append(literal(item.get("label", item.get("id", "")), one_line=True))
+            if not graded:
+                text.append(" (ungraded: excluded)", style=DIM)
+            if item.get("reason"):
+                text.append("\n          ")
+                text.append(literal(item["reason"]), style="italic dim")
+            text.append("\n")
+    grounding = _d(card.get("grounding"))
+    if grounding:
+        text.append("Grounding ", style=LABEL)
+        text.append(f"{grounding.get('grounded', 0)}/{grounding.get('claims', 0)} claims cite real facts")
+        fabricated = _l(grounding.get("fabricated"))
+        if fabricated:
+            text.append(" · fabricated: " + ", ".join(literal(f, one_line=True) for f in fabricated), style="red")
+        text.append("\n")
+    flags = _l(card.get("red_flags_hit"))
+    if flags:
+        text.append("Red flags hit ", style="bold red")
+        text.append(", ".join(literal(f, one_line=True) for f in flags) + "\n", style="red")
+    diagnosis = _d(card.get("diagnosis"))
+    if diagnosis:
+        correct = diagnosis.get("correct")
+        text.append("Diagnosis ", style=LABEL)
+        text.append(literal(diagnosis.get("given") or "none given"))
+        text.append(f" (expected {literal(diagnosis.get('expected', ''))}: ", style=DIM)
+        text.append({True: "correct", False: "wrong"}.get(correct, "undecided"), style={True: "green", False: "red"}.get(correct, "yellow"))
+        text.append(")\n", style=DIM)
+    process = _d(card.get("process"))
+    if process:
+        text.append("Process ", style=LABEL)
+        parts = []
+        if isinstance(process.get("consensus"), (int, float)):
+            parts.append(f"consensus {process['consensus']:.2f}{' (reached)' if process.get('consensus_reached') else ' (not reached)'}")
+        parts.append("dissent recorded" if process.get("dissent_recorded") else "no dissent recorded")
+        parts.append(f"{process.get('rounds_used', 0)} rounds")
+        parts.append(f"{len(_l(process.get('position_changes')))} position changes")
+        text.append(" · ".join(parts))
+        text.append("\n")
+    text.rstrip()
+    return text
+
+
+def render_case_panel(model: ReplayModel, state: ReplayState) -> Text:
+    """The facts, with those the current step cites highlighted and on-request facts hidden until revealed."""
+    text = Text()
+    team = model.team
+    for fact in model.facts():
+        fid = literal(fact.get("id", "?"), one_line=True)
+        visibility = fact.get("visibility", "all")
+        hidden = visibility == "on_request" and fid not in state.revealed
+        cited = fid in state.cited
+        requested = fid in state.requested
+        id_style = "bold reverse cyan" if cited else ("bold cyan" if not hidden else "dim")
+        text.append(f"{fid:<3}", style=id_style)
+        text.append(" ")
+        if hidden:
+            text.append("on request, not yet revealed", style="dim italic")
+            if requested:
+                text.append(" (asked for now)", style="yellow")
+        else:
+            text.append(literal(fact.get("text", "")), style="bold" if cited else "")
+            if fid in state.revealed:
+                who, rnd = state.revealed[fid]
+                text.append(f"  revealed R{rnd} to {speaker_label(who, team)}", style="dim cyan")
+            elif isinstance(visibility, list):
+                names = ", ".join(speaker_label(str(r), team) for r in visibility)
+                text.append(f"  only {names}", style="dim")
+        text.append("\n")
+    text.rstrip()
+    return text
+
+
+def render_conflicts_panel(model: ReplayModel, state: ReplayState) -> Text:
+    """Each conflict's life so far: raised by whom and when, debated, resolved with which option."""
+    text = Text()
+    team = model.team
+    if not state.conflicts:
+        return Text("This case has no hidden conflicts.", style="dim")
+    for n, life in enumerate(state.conflicts):
+        if n:
+            text.append("\n")
+        stage_style = {"hidden": "dim", "raised": "yellow", "debated": "bold yellow", "resolved": "bold green"}[life.stage]
+        text.append(literal(life.id, one_line=True), style="bold magenta")
+        text.append(f" {life.stage}", style=stage_style)
+        text.append("  " + literal(life.title, one_line=True) + "\n")
+        text.append("   " + ", ".join(literal(d, one_line=True) for d in life.dimensions) + "\n", style="dim")
+        if life.raised_by is None:
+            text.append("   not raised yet\n", style="dim")
+        else:
+            text.append("   raised ", style="dim")
+            text.append(speaker_label(life.raised_by, team), style=speaker_style(life.raised_by))
+            text.append(f" in round {life.raised_round}", style="dim")
+            if life.mentions:
+                text.append(f" · {life.mentions} more concern(s)", style="dim")
+            text.append("\n")
+        if life.favoured:
+            text.append("   favoured ", style="dim")
+            for i, (member, option) in enumerate(life.favoured.items()):
+                if i:
+                    text.append(" ")
+                text.append(speaker_label(member, team)[:2], style=speaker_style(member))
+                text.append(":")
+                text.append(truncate(option, 22), style=verdict_style(model.option_verdict(life.id, option)))
+            text.append("\n")
+        if life.resolved_option is not None:
+            text.append("   resolved → ", style="bold")
+            text.append(literal(life.resolved_option, one_line=True), style=verdict_style(life.resolved_verdict))
+            text.append(f" ({life.resolved_verdict or 'no verdict'})", style=verdict_style(life.resolved_verdict))
+            text.append("\n")
+    text.rstrip()
+    return text

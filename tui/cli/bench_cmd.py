@@ -1,0 +1,91 @@
+"""`grandrounds bench`: print the performance figures the project tracks, each beside its target."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from tui.cli.loading import load_case, load_team_ref
+
+SECTIONS = ("engine", "embedded", "scoring", "batch", "tui")
+DEFAULT_CASE = "withheld-results-daughter"
+
+
+def _engine(case: str, **_: Any) -> dict[str, Any]:
+    from agents.bench import bench_engine
+
+    team, snapshot = load_team_ref("default")
+    figures = bench_engine(load_case(case), team, snapshot)
+    figures["target"] = "turns_per_s >= 500 (scripted model, zero latency, transcript written, one core)"
+    return figures
+
+
+def _embedded(case: str, **_: Any) -> dict[str, Any]:
+    from agents.bench import bench_embedded
+
+    team, snapshot = load_team_ref("default")
+    figures = bench_embedded(load_case(case), team, snapshot)
+    figures["target"] = "seconds < 90 on 2 cores; valid_first_try_share >= 0.95"
+    return figures
+
+
+def _scoring(**_: Any) -> dict[str, Any]:
+    from transcripts.scoring.bench import bench_scoring
+
+    figures = bench_scoring(1000)
+    figures["target"] = "transcripts_per_s >= 200 (deterministic scoring, 1,000 transcripts)"
+    return figures
+
+
+def _batch(**_: Any) -> dict[str, Any]:
+    from agents.batch_bench import bench_batch
+
+    return bench_batch()
+
+
+def _tui(**_: Any) -> dict[str, Any]:
+    from tui.app.bench import bench_tui
+
+    figures = bench_tui()
+    figures["target"] = "first paint < 2 s, replay step < 50 ms, peak memory < 400 MB (10,000 runs)"
+    return figures
+
+
+RUNNERS: dict[str, Callable[..., dict[str, Any]]] = {
+    "engine": _engine,
+    "embedded": _embedded,
+    "scoring": _scoring,
+    "batch": _batch,
+    "tui": _tui,
+}
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  grandrounds bench                       # every section (the embedded model takes about a minute)
+  grandrounds bench --only engine --only scoring
+  grandrounds bench --json > bench.json
+"""
+)
+@click.option("--only", "only", multiple=True, type=click.Choice(SECTIONS), help="Run only these sections (repeatable).")
+@click.option("--case", default=DEFAULT_CASE, show_default=True, help="Scenario for the engine and embedded-model sections.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def bench(only: tuple[str, ...], case: str, as_json: bool) -> None:
+    """Measure engine throughput, the embedded model, scoring, batches and the TUI; print the figures."""
+    results: dict[str, Any] = {}
+    for name in only or SECTIONS:
+        click.echo(f"bench: {name} ...", err=True)
+        try:
+            results[name] = RUNNERS[name](case=case)
+        except ImportError as exc:
+            results[name] = {"skipped": f"not available in this install: {exc}"}
+        if not as_json:
+            click.echo(f"\n[{name}]")
+            for key, value in results[name].items():
+                click.echo(f"  {key:32} {value}")
+    if as_json:
+        click.echo(json.dumps(results, indent=2))

@@ -1,0 +1,105 @@
+"""`grandrounds run`: one deliberation, printed as it happens, recorded as a transcript."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from tui.cli.errors import UserError
+from tui.cli.loading import load_case, load_team_ref
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  grandrounds run withheld-results                      # a library case by id, default team, embedded model
+  grandrounds run scenarios/library/CASE.yaml --model scripted/preferred
+  grandrounds run CASE --team agents/teams/moderated.yaml --model openai/gpt-4o-mini
+  grandrounds run CASE --json > result.json             # machine-readable summary on stdout
+"""
+)
+@click.argument("case")
+@click.option("--team", "team_ref", default="default", show_default=True, help="Team id (agents/teams/) or path to a team YAML.")
+@click.option("--model", default=None, help="litellm model for every member and the chair (overrides the team), e.g. local/smollm2, scripted/preferred, openai/gpt-4o-mini, ollama/llama3.1.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed passed to every model call; same inputs and seed give the same run id.")
+@click.option("--batch", default="single", show_default=True, help="Batch name: the transcript goes to <runs>/<batch>/.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder for the transcript (default: ./runs/<batch> or $GRANDROUNDS_HOME/runs/<batch>).")
+@click.option("--score/--no-score", default=True, show_default=True, help="Score the run when it ends and show the scorecard.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout instead of the live transcript.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the summary line.")
+def run(case: str, team_ref: str, model: str | None, seed: int, batch: str, out_dir: Path | None, score: bool, as_json: bool, quiet: bool) -> None:
+    """Run the council on CASE (a scenario id from the library or a path to a scenario YAML)."""
+    from agents.runner import RunSpec, run_sync
+    from tui.cli.stream import EventPrinter
+
+    scenario = load_case(case)
+    team, snapshot = load_team_ref(team_ref)
+    spec = RunSpec(scenario=scenario, team=team, team_snapshot=snapshot, model=model, seed=seed, batch=batch, out_dir=out_dir)
+    _check_models(set(spec.models.values()))
+
+    console = Console(stderr=as_json, highlight=False, soft_wrap=False)
+    printer = None if (as_json or quiet) else EventPrinter(console)
+    try:
+        result = run_sync(spec, on_event=printer)
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted: the partial transcript is at {spec.path}", err=True)
+        sys.exit(130)
+
+    scorecard = None
+    if score and result.status in ("completed", "limit_reached", "failed"):
+        scorecard = _score(result.path, console if not (as_json or quiet) else None)
+
+    if as_json:
+        summary = {
+            "run_id": result.run_id,
+            "path": str(result.path),
+            "status": result.status,
+            "reason": result.reason,
+            "turns": result.turns,
+            "tokens": result.usage.prompt_tokens + result.usage.completion_tokens,
+            "cost_usd": result.usage.cost_usd,
+            "duration_s": round(result.duration_s, 3),
+            "resolution": _resolution(result.path),
+            "scorecard": scorecard.model_dump(mode="json") if scorecard is not None else None,
+        }
+        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+    else:
+        overall = f"  overall score {scorecard.overall:.0f}/100" if scorecard is not None and scorecard.overall is not None else ""
+        click.echo(f"{result.status}: {result.path}{overall}")
+    if result.status == "failed":
+        sys.exit(1)
+
+
+def _check_models(models: set[str]) -> None:
+    """Fail before the run starts when the embedded model is asked for but not installed."""
+    if any(m.startswith("local/") for m in models):
+        from agents.providers.local import LocalModelUnavailable, check_available
+
+        try:
+            check_available()
+        except LocalModelUnavailable as exc:
+            raise UserError(str(exc)) from None
+
+
+def _score(path: Path, console: Console | None):
+    try:
+        from transcripts.scoring import score_transcript
+    except ImportError:  # scorer not installed in this build
+        return None
+    scorecard = score_transcript(path)
+    if console is not None:
+        from tui.cli.scorecard_view import render_scorecard
+
+        console.print(render_scorecard(scorecard))
+    return scorecard
+
+
+def _resolution(path: Path):
+    from transcripts.store import read_transcript
+
+    event = read_transcript(path).resolution
+    return event.resolution if event else None
