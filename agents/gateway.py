@@ -180,9 +180,14 @@ def litellm_module() -> Any:
 
 
 def set_router(router: Any | None) -> None:
-    """Send calls for the router's model names through `router.acompletion` (None to stop)."""
-    global _ROUTER
+    """Send calls for the router's model names through `router.acompletion` (None to stop).
+
+    The router's names are read now; call `set_router` again after changing its model list.
+    """
+    global _ROUTER, _ROUTER_NAMES, _ROUTER_SCRIPTED
     _ROUTER = router
+    _ROUTER_NAMES = frozenset(_router_model_names(router)) if router is not None else frozenset()
+    _ROUTER_SCRIPTED = frozenset(n for n in _ROUTER_NAMES if any(_is_scripted(m) for m in _router_deployment_models(router, n)))
 
 
 def get_router() -> Any | None:
@@ -195,31 +200,33 @@ def set_scripted_fast_path(enabled: bool) -> None:
     _FAST_SCRIPTED = enabled
 
 
+_ROUTER_NAMES: frozenset[str] = frozenset()
+_ROUTER_SCRIPTED: frozenset[str] = frozenset()
+
+
 def _router_model_names(router: Any) -> set[str]:
-    names: set[str] = set()
-    getter = getattr(router, "get_model_names", None)
-    if callable(getter):
-        try:
-            names.update(getter())
-        except Exception:  # noqa: BLE001 - fall back to the model list
-            pass
+    registry = getattr(router, "registry", None)
+    if callable(registry):  # litellm >= 1.100
+        return set(registry().names())
+    names = set(getattr(router, "model_names", None) or ())
     for deployment in getattr(router, "model_list", None) or ():
-        name = deployment.get("model_name") if isinstance(deployment, dict) else getattr(deployment, "model_name", None)
-        if name:
-            names.add(name)
+        if isinstance(deployment, dict) and deployment.get("model_name"):
+            names.add(deployment["model_name"])
     return names
 
 
 def _router_deployment_models(router: Any, name: str) -> list[str]:
-    out = []
-    for deployment in getattr(router, "model_list", None) or ():
-        if isinstance(deployment, dict) and deployment.get("model_name") == name:
-            out.append(str((deployment.get("litellm_params") or {}).get("model", "")))
-    return out
+    registry = getattr(router, "registry", None)
+    deployments = registry().all() if callable(registry) else (getattr(router, "model_list", None) or ())
+    return [
+        str((d.get("litellm_params") or {}).get("model", ""))
+        for d in deployments
+        if isinstance(d, dict) and d.get("model_name") == name
+    ]
 
 
 def _routed(model: str) -> bool:
-    return _ROUTER is not None and model in _router_model_names(_ROUTER)
+    return _ROUTER is not None and model in _ROUTER_NAMES
 
 
 def _provider(model: str) -> str:
@@ -231,9 +238,7 @@ def _is_scripted(model: str) -> bool:
 
 
 def _wants_context(model: str, routed: bool) -> bool:
-    if _is_scripted(model):
-        return True
-    return routed and any(_is_scripted(m) for m in _router_deployment_models(_ROUTER, model))
+    return _is_scripted(model) or (routed and model in _ROUTER_SCRIPTED)
 
 
 # -- the built-in providers as litellm custom handlers ----------------------------------------------

@@ -152,7 +152,8 @@ def _message(error: dict[str, Any], loc: list[str | int], model: type[BaseModel]
         if msg.startswith(prefix):
             return msg[len(prefix):]
     if msg.startswith("Input should be "):
-        return f"should be {msg[len('Input should be '):]}, got {_short(value)}"
+        expected = re.sub(r" or instance of \w+$", "", msg[len("Input should be "):])
+        return f"should be {expected}, got {_short(value)}"
     if msg.startswith("String should have at least 1 character"):
         return "must not be empty"
     return msg[:1].lower() + msg[1:]
@@ -161,24 +162,48 @@ def _message(error: dict[str, Any], loc: list[str | int], model: type[BaseModel]
 def problems_from_validation(
     exc: ValidationError, data: Any, linemap: LineMap, file: str, model: type[BaseModel]
 ) -> list[Problem]:
-    """One `Problem` per pydantic error, located by the line map; union branches merged into one line."""
+    """One `Problem` per pydantic error, located by the line map.
+
+    Union branches for one field become one line; a branch that got further into the value (a bad item
+    in a list) wins over the branch that rejected the whole value; several missing fields of one
+    mapping become one line.
+    """
+    errors = exc.errors(include_url=False)
+    cleaned = [(error, *_clean_loc(error.get("loc", ()), data)) for error in errors]
+    union_paths = [format_path(loc) for _, loc, stripped in cleaned if stripped]
+    missing: dict[str, list[str | int]] = {}
+    for error, loc, _ in cleaned:
+        if error.get("type") == "missing" and loc:
+            missing.setdefault(format_path(loc[:-1]), []).append(loc[-1])
+
     merged: dict[tuple[str, int | None], list[str]] = {}
     order: list[tuple[str, int | None]] = []
-    for error in exc.errors(include_url=False):
-        loc, _ = _clean_loc(error.get("loc", ()), data)
+
+    def add(loc: list[str | int], piece: str) -> None:
+        key = (format_path(loc), linemap.line_for(loc))
+        if key not in merged:
+            merged[key] = []
+            order.append(key)
+        if piece not in merged[key]:
+            merged[key].append(piece)
+
+    for error, loc, stripped in cleaned:
+        kind = error.get("type")
+        path = format_path(loc)
+        if stripped and any(other != path and other.startswith(path) and other[len(path)] in "[." for other in union_paths):
+            continue  # another branch of the same union located the problem more precisely
+        if kind == "missing" and loc and len(missing[format_path(loc[:-1])]) > 1:
+            names = missing[format_path(loc[:-1])]
+            add(loc[:-1], f"missing required fields: {', '.join(map(str, names))}")
+            continue
         message = _message(error, loc, model)
         pieces = [message]
-        if not loc and error.get("type") == "value_error":
+        if not loc and kind == "value_error":
             pieces = [p for p in message.split("; ") if not _COVERED_BY_CROSS_CHECKS.match(p)]
-        elif error.get("type") == "value_error" and _COVERED_BY_CROSS_CHECKS.match(message):
+        elif kind == "value_error" and _COVERED_BY_CROSS_CHECKS.match(message):
             pieces = []
         for piece in pieces:
-            key = (format_path(loc), linemap.line_for(loc))
-            if key not in merged:
-                merged[key] = []
-                order.append(key)
-            if piece not in merged[key]:
-                merged[key].append(piece)
+            add(loc, piece)
     return [Problem(file, line, path, _join_alternatives(merged[(path, line)])) for path, line in order]
 
 

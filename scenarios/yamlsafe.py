@@ -105,6 +105,7 @@ class _Checker:
         self.max_nodes = max_nodes
         self.sizes: dict[int, int] = {}
         self.active: set[int] = set()
+        self.aliased = False
 
     def fail(self, node: Node, message: str) -> YamlError:
         return YamlError(self.file, _line(node), message)
@@ -112,6 +113,7 @@ class _Checker:
     def size(self, node: Node, depth: int = 0) -> int:
         key = id(node)
         if key in self.sizes:
+            self.aliased = True
             return self.sizes[key]
         if key in self.active:
             raise self.fail(node, "recursive alias: a node contains itself")
@@ -152,11 +154,13 @@ class _Checker:
 
     def _check_total(self, node: Node, total: int) -> None:
         if total > self.max_nodes:
-            raise self.fail(
-                node,
-                f"document too large after expanding aliases (more than {self.max_nodes:,} values); "
-                "is this an alias bomb? Write the values out instead of nesting '*' aliases",
-            )
+            if self.aliased:
+                raise self.fail(
+                    node,
+                    f"document too large after expanding aliases (more than {self.max_nodes:,} values); "
+                    "is this an alias bomb? Write the values out instead of nesting '*' aliases",
+                )
+            raise self.fail(node, f"document too large (more than {self.max_nodes:,} values)")
 
 
 def _tag_message(tag: str) -> str:

@@ -378,3 +378,18 @@ def test_bench_scoring_reports_throughput() -> None:
 
     figures = bench_scoring(20)
     assert figures["transcripts"] == 20 and figures["transcripts_per_s"] > 0 and figures["overall"] == 100.0
+
+
+def test_judge_decides_a_diagnosis_the_normalised_match_rejects(tmp_path: Path) -> None:
+    scenario = {**SCENARIO, "id": "dx-case", "conflicts": [], "rubric": [], "red_flags": [],
+                "ground_truth": {"diagnosis": "Pulmonary embolism"}}
+    path = write(tmp_path / "pe.jsonl", [resolution("Anticoagulate.", {}, diagnosis="Pulmonary emboli, bilateral")], scenario=scenario)
+    assert card_of(path, record=False).diagnosis.correct is False
+
+    async def complete(request: JudgeRequest) -> tuple[str, Usage]:
+        assert request.context["task"] == "diagnosis"
+        return '{"reason": "emboli is the plural of embolism", "met": true}', Usage()
+
+    card = score_transcript(path, judge="fake/judge", complete=complete, record=False)
+    assert (card.diagnosis.correct, card.diagnosis.method) == (True, "judge")
+    assert card.dimensions["truthfulness"].score == 100.0

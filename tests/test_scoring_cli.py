@@ -76,3 +76,15 @@ def test_scorecard_view_shows_model_text_literally(tmp_path: Path) -> None:
     text = console.export_text()
     assert "[@click=app.quit]x[/]" in text  # markup printed as typed, not interpreted
     assert "\x1b" not in text
+
+
+def test_score_folder_with_scripted_judge_then_nothing_to_do(tmp_path: Path) -> None:
+    runs = _folder(tmp_path)
+    first = CliRunner().invoke(cli, ["score", str(runs), "--judge", "scripted/preferred", "--judge-samples", "3"])
+    assert first.exit_code == 0, first.output
+    assert "2 scored" in first.output
+    assert (runs / "batch" / ".judge-cache.sqlite").exists()
+    good = read_transcript(runs / "batch" / "good.jsonl").latest_score()
+    assert good.judge == "scripted/preferred" and good.scorecard["rubric_agreement"] == 1.0
+    again = CliRunner().invoke(cli, ["score", str(runs), "--judge", "scripted/preferred", "--judge-samples", "3"])
+    assert "0 scored, 2 already scored (skipped)" in again.output

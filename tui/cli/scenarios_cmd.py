@@ -85,8 +85,8 @@ def list_(path: str | None, dimensions: tuple[str, ...], tags: tuple[str, ...], 
     folder = Path(path) if path else library_dir()
     if path and not folder.exists():
         raise UserError(f"{path}: no such file or folder")
-    loaded, problems = load_scenarios(folder)
-    invalid = len({p.split(":", 1)[0] for p in problems})
+    loaded, _problems = load_scenarios(folder)
+    invalid = len(iter_scenario_files(folder)) - len(loaded)
     selected = [
         (file, s)
         for file, s in loaded

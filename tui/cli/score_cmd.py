@@ -16,6 +16,7 @@ from rich.text import Text
 from tui.cli.errors import UserError
 
 PROGRESS_AT = 2  # show a progress bar from this many files
+FILES_AT_ONCE = 4  # transcripts graded concurrently when a judge is used
 
 
 @dataclass
@@ -68,9 +69,20 @@ async def _score_all(files: list[Path], judge: str | None, samples: int, force: 
         console=console, transient=True, disable=not show,
     ) as progress:
         task = progress.add_task("score", total=len(files))
-        for path in files:
-            outcomes.append(await _score_one(path, judge, samples, force))
+        if judge is None:  # CPU-bound: one file after the other
+            for path in files:
+                outcomes.append(await _score_one(path, judge, samples, force))
+                progress.advance(task)
+            return outcomes
+        limit = asyncio.Semaphore(FILES_AT_ONCE)  # judge calls wait on the network: overlap files
+
+        async def one(path: Path) -> Outcome:
+            async with limit:
+                result = await _score_one(path, judge, samples, force)
             progress.advance(task)
+            return result
+
+        return list(await asyncio.gather(*(one(p) for p in files)))
     return outcomes
 
 

@@ -45,7 +45,7 @@ class CompareScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="compare-body"):
             yield Static(Text("Reading both transcripts…", style="dim"), id="compare", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self._load()
@@ -198,7 +198,7 @@ class TeamSummaryScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="summary-body"):
             yield Static(Text("Summarising…", style="dim"), id="summary", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self._load()

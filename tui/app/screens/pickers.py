@@ -26,7 +26,7 @@ class _Picker(Screen):
         yield Static(Text(self.TITLE_TEXT, style="bold"), classes="picker-title", markup=False)
         yield OptionList(classes="picker-list")
         yield Static("", classes="picker-detail", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def action_back(self) -> None:
         self.dismiss(None)

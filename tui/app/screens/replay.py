@@ -36,14 +36,16 @@ class ReplayScreen(Screen[None]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
 
     BINDINGS = [
-        Binding("space", "toggle_play", "Play/pause"),
+        Binding("space", "toggle_play", "Play"),
         Binding("right,n", "step(1)", "Next"),
-        Binding("left,p", "step(-1)", "Back"),
-        Binding("plus,equals_sign", "speed(1)", "Faster"),
-        Binding("minus", "speed(-1)", "Slower"),
-        Binding("g", "goto", "Round…"),
-        Binding("s", "scorecard", "Scorecard"),
+        Binding("left,p", "step(-1)", "Prev"),
+        Binding("plus,equals_sign", "speed(1)", "Faster", show=False),
+        Binding("minus", "speed(-1)", "Slower", show=False),
+        Binding("g", "goto", "Round"),
+        Binding("s", "scorecard", "Score"),
         Binding("f", "toggle_side", "Facts"),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "first", "Start", show=False),
         Binding("end", "last", "End", show=False),
         *[Binding(str(n), f"round({n})", f"Round {n}", show=False) for n in range(1, 10)],
@@ -83,13 +85,13 @@ class ReplayScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield ReplayHeader(id="replay-header")
         with Horizontal(id="replay-body"):
-            yield DeliberationLog(id="log")
-            with Vertical(id="side"):
-                with VerticalScroll(id="case-scroll"):
-                    yield CasePanel(id="case")
-                with VerticalScroll(id="conflicts-scroll"):
-                    yield ConflictsPanel(id="conflicts")
-        yield Footer()
+            with Vertical(id="main"):
+                yield Static("", id="empty", markup=False)
+                yield DeliberationLog(id="log")
+            with VerticalScroll(id="side"):
+                yield CasePanel(id="case")
+                yield ConflictsPanel(id="conflicts")
+        yield Footer(compact=True)
 
     async def on_mount(self) -> None:
         self._timer = self.set_interval(self.interval, self._tick, pause=True)
@@ -134,22 +136,22 @@ class ReplayScreen(Screen[None]):
     async def go(self, index: int) -> None:
         """Show steps 0..index; the single place that changes what is on screen."""
         log = self.query_one(DeliberationLog)
+        empty = self.query_one("#empty", Static)
         if not self.model.steps:
-            await log.remove_children()
-            empty = Text("Nothing to replay yet." if self.running else "This transcript has no readable events.\n", style="bold")
+            text = Text("Nothing to replay yet." if self.running else "This transcript has no readable events.\n", style="bold")
             for problem in self.problems:
-                empty.append(literal(problem) + "\n", style="yellow")
-            await log.mount(Static(empty, markup=False, classes="card -empty"))
+                text.append(literal(problem) + "\n", style="yellow")
+            empty.update(text)
+            empty.display = True
             self._refresh_panels()
             return
-        for stray in log.query_children(".-empty"):
-            await stray.remove()
+        empty.display = False
         index = max(0, min(index, len(self.model) - 1))
         self.index = index
-        card = await log.show_until(self.model, index)
+        top = log.show_until(self.model, index)
+        # the current step starts at the top of the log, with what came before above it
+        log.scroll_to(y=top, animate=False, immediate=False)
         self._refresh_panels()
-        if card is not None:
-            self.call_after_refresh(log.scroll_to_widget, card, animate=False, top=card.outer_size.height > log.size.height)
         if self.live_request is not None:
             self.follow = index == len(self.model) - 1
 
@@ -171,6 +173,10 @@ class ReplayScreen(Screen[None]):
         if self.playing and delta < 0:
             self._set_playing(False)
         await self.go(self.index + delta)
+
+    def action_page(self, direction: int) -> None:
+        log = self.query_one(DeliberationLog)
+        (log.scroll_page_down if direction > 0 else log.scroll_page_up)(animate=False)
 
     async def action_first(self) -> None:
         await self.go(0)
@@ -239,7 +245,10 @@ class ReplayScreen(Screen[None]):
         if self.running:
             self.action_cancel_run()
             return
-        if len(self.app.screen_stack) > 2:
+        leave = getattr(self.app, "leave", None)
+        if leave is not None:
+            leave(self)
+        elif len(self.app.screen_stack) > 2:
             self.app.pop_screen()
         else:
             self.app.exit()

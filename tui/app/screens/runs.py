@@ -51,7 +51,7 @@ class RunsScreen(Screen[None]):
         yield FilterBar(id="filters")
         yield RunsTable(id="runs")
         yield Static(id="run-detail", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         title = Text("grandrounds ", style="bold")

@@ -37,7 +37,7 @@ class FilterBar(Horizontal):
         yield Input(placeholder="/ search runs…", id="search", compact=True)
         for name in _PICKERS:
             options = [(Text(s), s) for s in STATUSES] if name == "status" else []
-            yield Select(options, prompt=f"{name}: any", id=f"pick-{name}", compact=True, allow_blank=True)
+            yield Select(options, prompt=name, id=f"pick-{name}", compact=True, allow_blank=True)
 
     # attributes down ---------------------------------------------------------------------------
     def set_choices(self, scenario: list[str], team: list[str], model: list[str]) -> None:

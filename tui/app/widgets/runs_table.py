@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual import work
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
@@ -50,6 +51,11 @@ class RunsTable(DataTable):
 
     PAGE = 200
     PREFETCH = 40
+
+    BINDINGS = [
+        Binding("home,g", "first_row", "First", show=False),
+        Binding("end,G", "last_row", "Last loaded", show=False),
+    ]
 
     class Loaded(Message):
         """A page arrived; `total` rows match the query."""
@@ -148,7 +154,11 @@ class RunsTable(DataTable):
     def _cells(self, row: RunRow, widths: dict[str, int]) -> list[Text]:
         mark = "● " if row.path == self.marked else ""
         scenario = Text(mark, style="bold yellow")
-        scenario.append(truncate(row.scenario_id or row.path, widths["scenario"] - len(mark)))
+        room = widths["scenario"] - len(mark)
+        scenario.append(truncate(row.scenario_id or row.path, room))
+        if not self._narrow and row.scenario_title and room - len(scenario.plain) > 12:
+            scenario.append("  ")
+            scenario.append(truncate(row.scenario_title, room - len(scenario.plain) + len(mark)), style="dim")
         status = row.status
         status_text = Text(truncate(STATUS_SHORT.get(status, status) if self._narrow else status, widths["status"]), style=STATUS_STYLES.get(status, ""))
         date = short_date(row.started)
@@ -223,15 +233,27 @@ class RunsTable(DataTable):
         if rows:
             self.move_cursor(row=min(cursor, len(rows) - 1), animate=False)
 
-    # events ------------------------------------------------------------------------------------
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if (
-            not self._loading
-            and len(self._rows) < self.total
-            and event.cursor_row >= len(self._rows) - self.PREFETCH
-        ):
+    def action_first_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=0, animate=False)
+
+    def action_last_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1, animate=False)
+
+    def _maybe_load_more(self, near_row: int) -> None:
+        if not self._loading and len(self._rows) < self.total and near_row >= len(self._rows) - self.PREFETCH:
             self._loading = True
             self._load_page(self._generation, len(self._rows), reset=False)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        # scrolling with the mouse wheel also pulls in the next page
+        self._maybe_load_more(int(new_value) + self.size.height)
+
+    # events ------------------------------------------------------------------------------------
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._maybe_load_more(event.cursor_row)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
