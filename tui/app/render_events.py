@@ -5,6 +5,7 @@ All text from the transcript goes through `literal()` and is appended as plain t
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rich.text import Text
@@ -120,7 +121,9 @@ def _render_case(model: ReplayModel, event: RunStarted) -> Text:
     if meta:
         text.append(" · ".join(meta) + "\n", style=DIM)
     if scenario.get("presentation"):
-        text.append(literal(scenario["presentation"]).strip() + "\n")
+        # YAML block text keeps its line breaks; reflow paragraphs to the terminal's width
+        paragraphs = re.split(r"\n\s*\n", literal(scenario["presentation"]).strip())
+        text.append("\n\n".join(" ".join(p.split()) for p in paragraphs) + "\n")
     _field(text, "Question", scenario.get("question"), "italic")
     models = sorted({literal(m, one_line=True) for m in event.models.values()})
     text.append(

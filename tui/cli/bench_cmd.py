@@ -11,7 +11,7 @@ import click
 from tui.cli.loading import load_case, load_team_ref
 
 SECTIONS = ("engine", "embedded", "scoring", "batch", "tui")
-DEFAULT_CASE = "withheld-results-daughter"
+DEFAULT_CASE = "insulin-error-disclosure"
 
 
 def _engine(case: str, **_: Any) -> dict[str, Any]:

@@ -44,7 +44,7 @@ def cli() -> None:
 
     \b
     Examples:
-      grandrounds run scenarios/library/withheld-diagnosis.yaml
+      grandrounds run scenarios/library/insulin-error-disclosure.yaml
       grandrounds run CASE --team agents/teams/default.yaml --model openai/gpt-4o-mini
       grandrounds scenarios validate scenarios/library
       grandrounds view runs/

@@ -16,7 +16,7 @@ from tui.cli.loading import load_case, load_team_ref
 @click.command(
     epilog="""\b
 Examples:
-  grandrounds run withheld-results                      # a library case by id, default team, embedded model
+  grandrounds run insulin-error-disclosure                   # a library case by id, default team, embedded model
   grandrounds run scenarios/library/CASE.yaml --model scripted/preferred
   grandrounds run CASE --team agents/teams/moderated.yaml --model openai/gpt-4o-mini
   grandrounds run CASE --json > result.json             # machine-readable summary on stdout

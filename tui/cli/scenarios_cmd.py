@@ -58,7 +58,9 @@ def scenarios() -> None:
     \b
     Examples:
       grandrounds scenarios list --dimension privacy
-      grandrounds scenarios show withheld-diagnosis
+      grandrounds scenarios show insulin-error-disclosure
+      grandrounds scenarios import agentclinic FILE.jsonl --out DIR
+      grandrounds scenarios variants CASE --vary sex,race --out DIR
       grandrounds scenarios validate scenarios/library my-case.yaml
       grandrounds scenarios schema > scenario.schema.json
     """
@@ -257,7 +259,9 @@ def show(ref: str, as_json: bool) -> None:
 
     \b
     Examples:
-      grandrounds scenarios show withheld-diagnosis
+      grandrounds scenarios show insulin-error-disclosure
+      grandrounds scenarios import agentclinic FILE.jsonl --out DIR
+      grandrounds scenarios variants CASE --vary sex,race --out DIR
       grandrounds scenarios show my-cases/chest-pain.yaml --json
     """
     path, scenario = load_for_command(ref)
@@ -328,3 +332,10 @@ def schema(team: bool) -> None:
         click.echo(schema_text(team_json_schema()), nl=False)
     else:
         click.echo(schema_text(scenario_json_schema()), nl=False)
+
+
+# -- import and variants live in their own module ------------------------------------------------
+from tui.cli.scenarios_tools import import_cmd, variants  # noqa: E402
+
+scenarios.add_command(import_cmd)
+scenarios.add_command(variants)

@@ -129,7 +129,7 @@ def variants(case: str, vary: str, out_dir: Path, force: bool, as_json: bool) ->
 
     \b
     Example:
-      grandrounds scenarios variants withheld-diagnosis --vary sex,race,insurance --out variants/
+      grandrounds scenarios variants insulin-error-disclosure --vary sex,race,insurance --out variants/
       grandrounds batch variants/ --repeats 3
     """
     from scenarios.variants import generate_variants

@@ -89,7 +89,7 @@ async def _score_all(files: list[Path], judge: str | None, samples: int, force: 
 @click.command(
     epilog="""\b
 Examples:
-  grandrounds score runs/single/withheld-results--default--s0--1a2b3c4d5e.jsonl
+  grandrounds score runs/single/insulin-error-disclosure--default--s0--1a2b3c4d5e.jsonl
   grandrounds score runs/                               # every transcript without a current score
   grandrounds score runs/ --judge openai/gpt-4o-mini --judge-samples 3
   grandrounds score runs/batch-a --judge scripted/preferred --force --json

@@ -14,7 +14,7 @@ from tui.cli.errors import UserError
 Examples:
   grandrounds view                         # the runs in ./runs (or $GRANDROUNDS_HOME/runs)
   grandrounds view runs/batch-2025-03      # one batch folder
-  grandrounds view runs/single/withheld-diagnosis--default--s0--1a2b3c4d5e.jsonl
+  grandrounds view runs/single/insulin-error-disclosure--default--s0--1a2b3c4d5e.jsonl
 \b
 Keys: enter replays a run, space plays, arrows step, c compares, t summarises teams, ? lists every key.
 """

@@ -150,7 +150,7 @@ class ReplayScreen(Screen[None]):
         self.index = index
         top = log.show_until(self.model, index)
         # the current step starts at the top of the log, with what came before above it
-        log.scroll_to(y=top, animate=False, immediate=False)
+        self.call_after_refresh(log.scroll_to, y=top, animate=False)  # after the new height is known
         self._refresh_panels()
         if self.live_request is not None:
             self.follow = index == len(self.model) - 1

@@ -40,6 +40,7 @@ class DeliberationLog(ScrollView, can_focus=False):
         self._strips: dict[tuple[int, int, bool], list[Strip]] = {}
         self._offsets: list[int] = []  # first line of each drawn card
         self._total = 0
+        self._layout_width = 0
 
     # what to show (attributes down) ---------------------------------------------------------------
     def show_until(self, model: ReplayModel, index: int) -> int:
@@ -95,6 +96,7 @@ class DeliberationLog(ScrollView, can_focus=False):
             offsets.append(total)
             total += len(self._card(i, width, i == self.current))
         self._offsets, self._total = offsets, total
+        self._layout_width = width
         self.virtual_size = Size(width, total)
 
     def on_resize(self) -> None:
@@ -105,16 +107,24 @@ class DeliberationLog(ScrollView, can_focus=False):
 
     def render_line(self, y: int) -> Strip:
         width = self._width()
+        if width != self._layout_width and self.model is not None:
+            self._relayout()  # the width changed since the cards were measured
         line = self.scroll_offset.y + y
         if line >= self._total or not self._offsets:
             return Strip.blank(width, self.rich_style)
         index = bisect_right(self._offsets, line) - 1
         strips = self._card(index, width, index == self.current)
-        return strips[line - self._offsets[index]].crop_extend(0, width, self.rich_style)
+        offset = line - self._offsets[index]
+        if not 0 <= offset < len(strips):
+            return Strip.blank(width, self.rich_style)
+        return strips[offset].crop_extend(0, width, self.rich_style)
 
 
 def _update_panel(panel: Static, text: Text) -> None:
     """Update a panel; ask for a new layout only when its height changes (a step must stay cheap)."""
+    if text == getattr(panel, "_text", None) and panel.size.width == getattr(panel, "_width", None):
+        return  # nothing changed: no repaint at all
+    panel._text, panel._width = text, panel.size.width  # type: ignore[attr-defined]
     width = max(panel.content_region.width, 1) if panel.size.width else 0
     height = len(text.wrap(panel.app.console, width)) if width else -1
     previous = getattr(panel, "_lines", None)
@@ -159,7 +169,8 @@ class ReplayHeader(Static):
         text = Text()
         started = model.started
         title = model.scenario.get("title") if started else None
-        text.append(truncate(title or (started.scenario_id if started else "unreadable transcript"), max(width - 2, 10)), style="bold")
+        fallback = "starting the run…" if live in ("starting", "live") else "unreadable transcript"
+        text.append(truncate(title or (started.scenario_id if started else fallback), max(width - 2, 10)), style="bold")
         text.append("\n")
         if live:
             text.append(f" ● {literal(live, one_line=True)} ", style="bold white on red" if live == "live" else "bold reverse")
@@ -175,7 +186,7 @@ class ReplayHeader(Static):
         )
         rounds = model.rounds
         text.append(f" {where}", style="bold cyan")
-        text.append(f" · step {index + 1}/{steps}", style="dim")
+        text.append(f" · step {min(index + 1, steps)}/{steps}", style="dim")
         if rounds:
             text.append(f" · {len(rounds)} round{'s' if len(rounds) != 1 else ''}", style="dim")
         if started:
