@@ -194,8 +194,8 @@ def load() -> Any:
 # Per-field budgets for a 135M model: enough to say something, short enough that a whole turn fits
 # in a few hundred tokens (generation runs at ~30-50 tok/s on two cores under a grammar).
 FIELD_CHARS = {
-    "position": 110, "recommendation": 120, "final_recommendation": 200, "text": 90,
-    "reason": 60, "rationale": 60, "uncertainty": 70, "sign_off": 40, "diagnosis": 60,
+    "position": 100, "recommendation": 110, "final_recommendation": 200, "text": 80,
+    "reason": 50, "rationale": 50, "uncertainty": 60, "sign_off": 40, "diagnosis": 60,
 }
 ITEM_LIMITS = {  # (min, max) items per array field
     "claims": (1, 1), "concerns": (1, 1), "replies": (0, 1), "requested_facts": (0, 1),
