@@ -24,6 +24,7 @@ litellm Router.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import email.utils
 import logging
 import os
@@ -49,6 +50,8 @@ __all__ = [
     "get_router",
     "set_scripted_fast_path",
     "litellm_module",
+    "use_response_cache",
+    "RESPONSE_FORMAT_ENV",
 ]
 
 ERROR_KINDS: tuple[str, ...] = ("timeout", "rate_limit", "server", "bad_request", "auth", "connection", "unknown")
@@ -192,6 +195,39 @@ def set_router(router: Any | None) -> None:
 
 def get_router() -> Any | None:
     return _ROUTER
+
+
+# -- the response cache (`grandrounds batch --cache`, see agents/cache.py) -------------------------------
+
+_RESPONSE_CACHE: contextvars.ContextVar[Any] = contextvars.ContextVar("grandrounds_response_cache", default=None)
+
+
+def use_response_cache(cache: Any | None) -> contextvars.Token:
+    """Serve calls made in this context (and tasks started from it) from `cache` (an
+    `agents.cache.ResponseCache`, or None for no cache); returns a token for `_RESPONSE_CACHE.reset`."""
+    return _RESPONSE_CACHE.set(cache)
+
+
+def _cache_lookup(call: ModelCall) -> tuple[Any, str | None, ModelReply | None]:
+    cache = _RESPONSE_CACHE.get()
+    if cache is None:
+        return None, None, None
+    from agents.cache import request_key
+
+    key = request_key(call)
+    hit = cache.get(key)
+    if hit is None:
+        return cache, key, None
+    usage = Usage(model=hit.model or call.model, prompt_tokens=hit.prompt_tokens, completion_tokens=hit.completion_tokens, cost_usd=0.0, cached=True)
+    return cache, key, ModelReply(text=hit.text, usage=usage)
+
+
+def _cache_store(cache: Any, key: str | None, reply: ModelReply) -> None:
+    if cache is None or key is None:
+        return
+    from agents.cache import CachedReply
+
+    cache.put(key, CachedReply(reply.text, reply.usage.prompt_tokens, reply.usage.completion_tokens, reply.usage.model))
 
 
 def set_scripted_fast_path(enabled: bool) -> None:
@@ -516,8 +552,18 @@ _FORMAT_FOR_MODEL: dict[str, str] = {}
 _FORMAT_WORDS = re.compile(r"response_format|json_schema|json_object|structured output|response schema", re.IGNORECASE)
 
 
+# GRANDROUNDS_RESPONSE_FORMAT=json_schema|json_object|none forces the first format tried for models
+# that are not built in (e.g. a local vLLM or Ollama server behind `openai/<name>`, which litellm cannot
+# know supports JSON-Schema output); unset or `auto` lets litellm's model info decide.
+RESPONSE_FORMAT_ENV = "GRANDROUNDS_RESPONSE_FORMAT"
+
+
 def _format_mode(model: str, routed: bool) -> str:
     mode = _FORMAT_FOR_MODEL.get(model)
+    forced = os.environ.get(RESPONSE_FORMAT_ENV, "").strip().lower()
+    if mode is None and forced in _FORMATS and _provider(model) not in OWN_PROVIDERS:
+        _FORMAT_FOR_MODEL[model] = forced
+        return forced
     if mode is not None:
         return mode
     if _provider(model) in OWN_PROVIDERS or routed:
@@ -686,6 +732,9 @@ def _next_step(call: ModelCall, error: ModelCallError, attempt: int, mode: str) 
 
 async def acomplete(call: ModelCall) -> ModelReply:
     """Call the model; transport failures are retried here, anything else raises ModelCallError."""
+    cache, key, cached = _cache_lookup(call)
+    if cached is not None:
+        return cached
     start = time.perf_counter()
     attempt = 0
     mode = _format_mode(call.model, _routed(call.model)) if call.schema is not None else "none"
@@ -703,11 +752,16 @@ async def acomplete(call: ModelCall) -> ModelReply:
             if delay > 0:
                 await _sleep(delay)
     usage = Usage(model=served, prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost, latency_s=time.perf_counter() - start)
-    return ModelReply(text=text, usage=usage)
+    reply = ModelReply(text=text, usage=usage)
+    _cache_store(cache, key, reply)
+    return reply
 
 
 def complete(call: ModelCall) -> ModelReply:
     """Blocking `acomplete`, for scripts and threads without an event loop."""
+    cache, key, cached = _cache_lookup(call)
+    if cached is not None:
+        return cached
     start = time.perf_counter()
     attempt = 0
     mode = _format_mode(call.model, _routed(call.model)) if call.schema is not None else "none"
@@ -725,4 +779,6 @@ def complete(call: ModelCall) -> ModelReply:
             if delay > 0:
                 _sleep_sync(delay)
     usage = Usage(model=served, prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost, latency_s=time.perf_counter() - start)
-    return ModelReply(text=text, usage=usage)
+    reply = ModelReply(text=text, usage=usage)
+    _cache_store(cache, key, reply)
+    return reply

@@ -9,6 +9,7 @@ ids that exist; the pydantic models below validate what comes back, whatever the
 from __future__ import annotations
 
 import copy
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -107,6 +108,12 @@ def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
     return walk(schema)
 
 
+@lru_cache(maxsize=None)
+def _base_schema(kind: str) -> dict[str, Any]:
+    """The model's JSON Schema with $defs inlined; built once per process (pydantic is slow at it)."""
+    return _inline_refs(REPLY_MODELS[kind].model_json_schema())
+
+
 def reply_schema(
     kind: str,
     scenario: Scenario | None = None,
@@ -119,7 +126,7 @@ def reply_schema(
     Every property is required and arrays are bounded so that constrained decoding terminates and a
     small model cannot invent ids. The pydantic models above stay the validators.
     """
-    schema = _inline_refs(REPLY_MODELS[kind].model_json_schema())
+    schema = copy.deepcopy(_base_schema(kind))
     fact_ids = [f.id for f in scenario.facts] if scenario else []
     on_request = scenario.on_request_ids() if scenario else []
     conflict_ids = [c.id for c in scenario.conflicts] if scenario else []

@@ -1,0 +1,209 @@
+"""`grandrounds batch`: scenarios x teams x models x repeats, concurrent, resumable, accounted for."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from tui.cli.errors import UserError
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  grandrounds batch scenarios/library --team default --team parallel --model scripted/mixed --repeats 2 --out runs/exp1
+  grandrounds batch scenarios/library --model openai/gpt-4o-mini --concurrency 8 --cache --max-failure-rate 0.2
+  grandrounds batch insulin-error-disclosure hiv-partner-notification --team my-team.yaml --judge openai/gpt-4o-mini
+  OPENAI_API_BASE=http://127.0.0.1:8000/v1 OPENAI_API_KEY=none GRANDROUNDS_RESPONSE_FORMAT=json_schema \\
+    grandrounds batch scenarios/library --model openai/Qwen2.5-7B-Instruct     # a local vLLM server
+
+\b
+Re-running the same command resumes: finished runs (completed, limit_reached, failed) are skipped,
+interrupted or killed ones run again; --retry-failed runs failed ones again too. Ctrl-C stops the
+batch: runs in flight end as `interrupted`, the summary is printed, exit code 130. Exit code 3
+means --max-failure-rate stopped the batch. Results: the transcripts and batch.json in --out.
+Then: grandrounds compare OUT --by team
+"""
+)
+@click.argument("cases", nargs=-1, required=True)
+@click.option("--team", "teams", multiple=True, default=("default",), show_default=True, help="Team id (agents/teams/) or team YAML; repeat to compare teams.")
+@click.option("--model", "models", multiple=True, help="litellm model for every member (overrides the teams); repeat for a model grid.")
+@click.option("--repeats", default=1, show_default=True, type=click.IntRange(1), help="Runs per scenario, team and model, with seeds SEED .. SEED+R-1.")
+@click.option("--seed", default=0, show_default=True, type=int, help="First seed.")
+@click.option("--concurrency", "-j", default=4, show_default=True, type=click.IntRange(1, 1000), help="Runs in flight at once (one event loop).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Output folder (default: <runs home>/<batch name>; the name is derived from the plan, so the same command resumes).")
+@click.option("--batch", "batch_name", default=None, help="Batch name recorded in transcripts (default: the --out folder's name).")
+@click.option("--cache", is_flag=True, help="Serve repeated model requests from <out>/.response-cache.sqlite (free, reproducible re-runs).")
+@click.option("--retry-failed", is_flag=True, help="Run again the runs that ended `failed` (by default they count as finished).")
+@click.option("--max-failure-rate", type=click.FloatRange(0.0, 1.0), default=None, help="Stop launching runs when more than this share of finished runs failed (after --min-runs).")
+@click.option("--min-runs", default=10, show_default=True, type=click.IntRange(1), help="Finished runs needed before --max-failure-rate applies.")
+@click.option("--score/--no-score", default=True, show_default=True, help="Score the transcripts that need it when the runs are done.")
+@click.option("--judge", default=None, help="Judge model for rubric grading (adds judge calls, counted separately).")
+@click.option("--judge-samples", default=1, show_default=True, type=click.IntRange(1, 9), help="Judge samples per rubric criterion.")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest (batch.json) on stdout instead of the text summary.")
+@click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
+def batch(
+    cases: tuple[str, ...], teams: tuple[str, ...], models: tuple[str, ...], repeats: int, seed: int, concurrency: int,
+    out_dir: Path | None, batch_name: str | None, cache: bool, retry_failed: bool, max_failure_rate: float | None,
+    min_runs: int, score: bool, judge: str | None, judge_samples: int, as_json: bool, no_progress: bool,
+) -> None:
+    """Run every CASE (scenario files, folders or library ids) with every --team, --model and seed."""
+    from agents.batch import BatchError, plan_batch
+
+    try:
+        plan = plan_batch(cases, teams, models=list(models) or [None], repeats=repeats, seed=seed, out_dir=out_dir, batch=batch_name)
+    except BatchError as exc:
+        raise UserError(str(exc)) from None
+    if not plan.runs:
+        raise UserError("nothing to run: no scenarios")
+    from tui.cli.run_cmd import _check_models
+
+    _check_models({m for spec in plan.runs[:1] + plan.runs[-1:] for m in spec.models.values()} | ({judge} if judge else set()))
+    err = Console(stderr=True, highlight=False)
+    err.print(
+        f"batch {plan.batch}: {len(plan.runs)} runs ({plan.scenarios} scenarios x {len(teams)} team(s) x "
+        f"{len(plan.models)} model(s) x {repeats} repeat(s)) -> {plan.out_dir}",
+        markup=False,
+    )
+    command = ["grandrounds", "batch", *sys.argv[2:]] if len(sys.argv) > 1 and sys.argv[1] == "batch" else None
+    try:
+        summary = asyncio.run(
+            _main(plan, concurrency, err, show_progress=not no_progress, max_failure_rate=max_failure_rate, min_runs_for_rate=min_runs,
+                  retry_failed=retry_failed, cache=cache, score=score, judge=judge, judge_samples=judge_samples, command=command)
+        )
+    except BatchError as exc:
+        raise UserError(str(exc)) from None
+    except KeyboardInterrupt:  # a second Ctrl-C: give up at once
+        click.echo(f"\ninterrupted; transcripts so far are in {plan.out_dir}", err=True)
+        sys.exit(130)
+    if as_json:
+        click.echo(json.dumps(summary.manifest(command, concurrency) | {"manifest": str(summary.manifest_path)}, indent=2, ensure_ascii=False))
+    else:
+        _print_summary(summary)
+    if summary.exit_code:
+        sys.exit(summary.exit_code)
+
+
+async def _main(plan: Any, concurrency: int, err: Console, *, show_progress: bool, **options: Any) -> Any:
+    from agents.batch import run_batch
+
+    loop = asyncio.get_running_loop()
+    cancel = asyncio.Event()
+
+    def on_sigint() -> None:
+        cancel.set()
+        err.print("\nstopping: waiting for runs in flight to record `interrupted` (Ctrl-C again to quit at once)", markup=False)
+        loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C raises KeyboardInterrupt
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    except (NotImplementedError, RuntimeError):  # pragma: no cover - not the main thread / Windows
+        pass
+    view = _ProgressView(err, len(plan.runs)) if show_progress else None
+    try:
+        if view is not None:
+            view.start()
+        return await run_batch(plan, concurrency, on_progress=view.update if view else None, cancel=cancel, **options)
+    finally:
+        if view is not None:
+            view.stop()
+        try:
+            loop.remove_signal_handler(signal.SIGINT)
+        except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover
+            pass
+
+
+class _ProgressView:
+    """A rich progress bar on stderr: done / total, failed, skipped, tokens and cost so far."""
+
+    def __init__(self, console: Console, total: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[counts]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.task = self.progress.add_task("runs", total=total, counts="")
+        self.scoring = None
+
+    def start(self) -> None:
+        self.progress.start()
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+    def update(self, p: Any) -> None:
+        counts = (
+            f"done {p.finished}  failed {p.failed}  skipped {p.skipped}  running {p.running}"
+            f"  tokens {_tokens(p.tokens)}  ${p.cost_usd:.4f}"
+        )
+        if p.interrupted:
+            counts += f"  interrupted {p.interrupted}"
+        self.progress.update(self.task, completed=p.done, counts=counts)
+        if p.phase == "scoring" and p.to_score:
+            if self.scoring is None:
+                self.scoring = self.progress.add_task("scoring", total=p.to_score, counts="")
+            self.progress.update(self.scoring, completed=p.scored)
+
+
+def _tokens(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1e6:.2f}M"
+    if n >= 10_000:
+        return f"{n / 1e3:.1f}k"
+    return str(n)
+
+
+def _print_summary(summary: Any) -> None:
+    c = summary.counts
+    out = click.echo
+    ran = c["completed"] + c["limit_reached"] + c["failed"]
+    out(
+        f"batch {summary.plan.batch}: {c['planned']} runs planned; {ran} finished now "
+        f"({c['completed']} completed, {c['limit_reached']} limit reached, {c['failed']} failed), "
+        f"{c['skipped']} skipped (already done), {c['interrupted']} interrupted, {c['not_started']} not started"
+    )
+    now = summary.spent_now
+    out(f"wall time {summary.wall_s:.1f} s; this invocation: {_tokens(now.prompt_tokens + now.completion_tokens)} tokens, ${now.cost_usd:.4f}")
+    if summary.cache:
+        out(f"response cache: {summary.cache['hits']} hits, {summary.cache['misses']} misses ({summary.cache['path']})")
+    runs, judge = summary.run_usage, summary.judge_usage
+    out(
+        f"whole batch: runs {_tokens(runs.prompt_tokens + runs.completion_tokens)} tokens ${runs.cost_usd:.4f}; "
+        f"judge {_tokens(judge.prompt_tokens + judge.completion_tokens)} tokens ${judge.cost_usd:.4f}; "
+        f"total ${runs.cost_usd + judge.cost_usd:.4f}"
+    )
+    for team, data in summary.by_team.items():
+        members = ", ".join(f"{m} {_tokens(u['tokens'])}" for m, u in data["by_member"].items())
+        out(
+            f"  team {team}: {data['runs']} runs, {_tokens(data['usage']['tokens'])} tokens, ${data['usage']['cost_usd']:.4f} "
+            f"(${data['cost_per_run_usd']:.4f}/run); judge ${data['judge']['cost_usd']:.4f}; by member: {members}"
+        )
+    if c["scored"]:
+        out(f"scored {c['scored']} transcript(s)")
+    for problem in summary.score_errors[:5]:
+        out(f"  scoring: {problem}")
+    failed = [o for o in summary.outcomes if o.status == "failed" and not o.skipped]
+    for o in failed[:5]:
+        out(f"  failed: {o.run_id}: {o.reason}")
+    if len(failed) > 5:
+        out(f"  ... and {len(failed) - 5} more failed runs (see batch.json)")
+    if summary.stopped:
+        out(f"stopped early: {summary.stopped}")
+    if summary.interrupted:
+        out("interrupted: runs in flight were recorded as `interrupted`; run the same command again to resume")
+    out(f"results: {summary.plan.out_dir}  (manifest: {summary.manifest_path})")
+    if not summary.interrupted:
+        out(f"next: grandrounds compare {summary.plan.out_dir} --by team")
