@@ -74,3 +74,15 @@ def test_ctrl_c_leaves_a_valid_interrupted_transcript(tmp_path):
     t = read_transcript(transcript)
     assert t.problems == [] and t.status == "interrupted"
     assert t.ended is not None and t.ended.turns >= 1
+
+
+def test_a_team_with_a_judge_gets_its_rubric_graded(tmp_path):
+    team = (Path(__file__).resolve().parents[1] / "agents/teams/default.yaml").read_text()
+    team_file = tmp_path / "judged.yaml"
+    team_file.write_text(team.replace("id: default", "id: judged").replace("judge: null", "judge: scripted/preferred"))
+    result = CliRunner().invoke(cli, ["run", CASE, "--team", str(team_file), "--model", "scripted/preferred", "--out", str(tmp_path / "runs"), "--json"])
+    assert result.exit_code == 0, result.output
+    card = json.loads(result.stdout)["scorecard"]
+    assert card["judge"] == "scripted/preferred"
+    rubric = [i for i in card["items"] if i["kind"] == "rubric"]
+    assert rubric and all(i["graded"] for i in rubric)

@@ -51,7 +51,7 @@ def run(case: str, team_ref: str, model: str | None, seed: int, batch: str, out_
 
     scorecard = None
     if score and result.status in ("completed", "limit_reached", "failed"):
-        scorecard = _score(result.path, console if not (as_json or quiet) else None)
+        scorecard = _score(result.path, team.judge, console if not (as_json or quiet) else None)
 
     if as_json:
         summary = {
@@ -85,12 +85,15 @@ def _check_models(models: set[str]) -> None:
             raise UserError(str(exc)) from None
 
 
-def _score(path: Path, console: Console | None):
+def _score(path: Path, judge: str | None, console: Console | None):
+    """Score with the team's judge when it has one; fall back to rules only if the judge cannot answer."""
+    from transcripts.scoring import JudgeUnavailable, score_transcript
+
     try:
-        from transcripts.scoring import score_transcript
-    except ImportError:  # scorer not installed in this build
-        return None
-    scorecard = score_transcript(path)
+        scorecard = score_transcript(path, judge=judge)
+    except JudgeUnavailable as exc:
+        click.echo(f"grandrounds: warning: judge {judge} unavailable ({exc}); scored with rules only", err=True)
+        scorecard = score_transcript(path)
     if console is not None:
         from tui.cli.scorecard_view import render_scorecard
 
