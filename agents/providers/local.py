@@ -295,13 +295,23 @@ def complete(
 ) -> LocalReply:
     """One chat completion, constrained by `schema` when given. Blocks; serialised across threads."""
     llm = load()
-    grammar = _grammar(json.dumps(schema)) if schema is not None else None
+    # GRANDROUNDS_LOCAL_GRAMMAR=eager checks the grammar against the whole vocabulary at every step.
+    eager = os.environ.get("GRANDROUNDS_LOCAL_GRAMMAR", "lazy") == "eager"
+    grammar = _grammar(json.dumps(schema)) if schema is not None and eager else None
     clean = [{"role": m.get("role", "user"), "content": str(m.get("content") or "")} for m in messages]
     # A mild repeat penalty keeps the tiny model out of loops like "1.1.1.1..." inside a string.
     kwargs: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens, "seed": seed, "stream": True, "repeat_penalty": REPEAT_PENALTY}
     if top_p is not None:
         kwargs["top_p"] = top_p
-    if grammar is not None:
+    lazy = None
+    if schema is not None and not eager:
+        from llama_cpp import LogitsProcessorList
+
+        from agents.providers.lazy_grammar import LazyGrammar
+
+        lazy = LazyGrammar(llm, _grammar_text_cached(json.dumps(schema)))
+        kwargs["logits_processor"] = LogitsProcessorList([lazy])
+    elif grammar is not None:
         kwargs["grammar"] = grammar
     with _CALL_LOCK:
         start = time.perf_counter()
@@ -328,6 +338,9 @@ def complete(
                     close()
         except ValueError as exc:  # llama-cpp raises ValueError when the prompt exceeds n_ctx
             raise LocalRequestError(f"local model: {exc} (n_ctx={n_ctx()}; set GRANDROUNDS_LOCAL_N_CTX)") from None
+        finally:
+            if lazy is not None:
+                lazy.close()
         prompt_tokens = max(0, int(llm.n_tokens) - produced)
         return LocalReply("".join(parts), prompt_tokens, produced, finish, time.perf_counter() - start)
 
