@@ -33,7 +33,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -410,10 +410,6 @@ class _FolderLock:
             self._fh = None
 
 
-def _main_model(spec: RunSpec) -> str | None:
-    return spec.model
-
-
 async def run_batch(
     plan: BatchPlan,
     concurrency: int = 4,
@@ -685,7 +681,3 @@ def write_batch_manifest(summary: BatchSummary, command: Sequence[str] | None, c
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
-
-
-def progress_dict(progress: BatchProgress) -> dict[str, Any]:
-    return {**asdict(progress), "finished": progress.finished, "done": progress.done, "tokens": progress.tokens}

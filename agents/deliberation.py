@@ -196,8 +196,9 @@ def _spoken_in_round(turns: list[dict[str, Any]], round_no: int) -> list[str]:
     return [t["member"] for t in turns if t["round"] == round_no]
 
 
-def advance(state: CouncilState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Move to the next round when everyone has spoken; note when the turn budget is spent."""
+async def advance(state: CouncilState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Move to the next round when everyone has spoken; note when the turn budget is spent.
+    (Async, like the routers: LangGraph runs sync functions in a thread pool, a hop per step.)"""
     team = runtime.context.team
     turns = state.get("turns", [])
     round_no = state.get("round", 1)
@@ -210,7 +211,7 @@ def advance(state: CouncilState, runtime: Runtime[RunContext]) -> dict[str, Any]
     return {"round": round_no, "limit_hit": limit_hit}
 
 
-def route_after_advance(state: CouncilState, runtime: Runtime[RunContext]) -> Any:
+async def route_after_advance(state: CouncilState, runtime: Runtime[RunContext]) -> Any:
     team = runtime.context.team
     round_no = state["round"]
     turns = state.get("turns", [])
@@ -326,7 +327,7 @@ async def chair_moderate(state: CouncilState, runtime: Runtime[RunContext]) -> d
     return {"next_speaker": speaker}
 
 
-def route_after_chair(state: CouncilState, runtime: Runtime[RunContext]) -> Any:
+async def route_after_chair(state: CouncilState, runtime: Runtime[RunContext]) -> Any:
     speaker = state.get("next_speaker")
     if speaker in (None, RESOLVE):
         return "resolve"

@@ -27,6 +27,20 @@ def screen_text(app: GrandroundsApp) -> str:
     return html.unescape("".join(spans)).replace("\xa0", " ")
 
 
+def screen_lines(app: GrandroundsApp) -> list[str]:
+    """What is on the terminal, one string per row, each piece of text at its column."""
+    svg = app.export_screenshot()
+    rows: dict[int, list[str]] = {}
+    pattern = r'<text[^>]*? x="([\d.]+)"[^>]*?clip-path="url\(#[\w-]*?line-(\d+)\)"[^>]*>(.*?)</text>'
+    for x, row, body in re.findall(pattern, svg, flags=re.S):
+        line = rows.setdefault(int(row), [])
+        column = round(float(x) / 12.2)  # the screenshot's cell width
+        text = html.unescape(body).replace("\xa0", " ")
+        line.extend(" " * (column + len(text) - len(line)))
+        line[column : column + len(text)] = text
+    return ["".join(rows.get(n, [])).rstrip() for n in range(max(rows, default=-1) + 1)]
+
+
 async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -192,6 +206,51 @@ async def test_replay_shows_turn_details_and_side_panels(tmp_path: Path) -> None
         final = replay.model.state_at(replay.index)
         assert {c.id: c.resolved_verdict for c in final.conflicts} == {"C1": "preferred", "C2": "preferred"}
         assert "resolved → ask-then-disclose" in screen_text(app)
+
+
+async def test_long_claims_and_facts_wrap_with_a_hanging_indent(tmp_path: Path) -> None:
+    long = " ".join(f"word{n}" for n in range(40))
+    path = write_run(tmp_path, "run", hostile=long)  # a claim in every turn, and fact F3
+    app = GrandroundsApp(transcript=path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await open_replay(pilot)
+        await pilot.press("right")
+        await pilot.pause()
+        lines = screen_lines(app)
+        claim = next(n for n, line in enumerate(lines) if "• word0 " in line)
+        column = lines[claim].index("word0")
+        assert lines[claim + 1].index("word") == column  # under the claim's first word, not the left edge
+        assert lines[claim + 1][:column].strip(" ▌") == ""
+        fact = next(n for n, line in enumerate(lines) if "F3  Interpreter note: " in line)
+        column = lines[fact].index("Interpreter")
+        assert lines[fact + 1].index("word") == column  # the fact's text, not under its id
+        await pilot.resize_terminal(80, 24)  # narrow: the log alone, still indented
+        await pilot.pause()
+        lines = screen_lines(app)
+        claim = next(n for n, line in enumerate(lines) if "• word0 " in line)
+        assert lines[claim + 1].index("word") == lines[claim].index("word0")
+
+
+async def test_replay_steps_repaint_without_a_new_layout(tmp_path: Path) -> None:
+    """A step changes the log, the panels and the header in place: no widget is mounted, removed or
+    resized, so the screen is never re-laid out (that made a step 50-70 ms on wide terminals)."""
+    path = write_run(tmp_path, "run")
+    app = GrandroundsApp(transcript=path)
+    async with app.run_test(size=(200, 50)) as pilot:
+        replay = await open_replay(pilot)
+        await pilot.press("right")  # the first step may settle the scrollbars
+        await pilot.pause()
+        layouts: list[int] = []
+        original = replay._refresh_layout
+        replay._refresh_layout = lambda *a, **k: (layouts.append(1), original(*a, **k))  # type: ignore[method-assign]
+        for _ in range(len(replay.model) - 2):
+            await pilot.press("right")
+        await pilot.pause()
+        assert replay.index == len(replay.model) - 1 and "resolved → ask-then-disclose" in screen_text(app)
+        await pilot.press("left", "left", "left", "left")
+        await pilot.pause()
+        assert "resolved →" not in screen_text(app)  # the panels follow the step back
+        assert layouts == []
 
 
 async def test_play_pause_and_speed(tmp_path: Path) -> None:

@@ -30,13 +30,19 @@ class Usage(BaseModel):
     latency_s: float = Field(default=0.0, description="Wall time of the call in seconds.")
     cached: bool = Field(default=False, description="Served from the response cache.")
 
+    def is_empty(self) -> bool:
+        return not (self.prompt_tokens or self.completion_tokens or self.cost_usd or self.latency_s or self.cached)
+
     def __add__(self, other: Usage) -> Usage:
+        # An empty Usage is the identity; a sum is `cached` only when every part was.
+        cached = other.cached if self.is_empty() else self.cached if other.is_empty() else self.cached and other.cached
         return Usage(
             model=self.model or other.model,
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cost_usd=self.cost_usd + other.cost_usd,
             latency_s=self.latency_s + other.latency_s,
+            cached=cached,
         )
 
 

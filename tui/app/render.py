@@ -11,12 +11,16 @@ import re
 import zlib
 from typing import Any, Iterable
 
+from rich._wrap import divide_line
+from rich.cells import cell_len
+from rich.console import Console
 from rich.text import Text
 
 from scenarios.model import DIMENSIONS
 
 __all__ = [
     "DIMENSION_SHORT",
+    "HangingText",
     "VERDICT_STYLES",
     "dim_sparkline",
     "hbar",
@@ -25,6 +29,7 @@ __all__ = [
     "speaker_label",
     "speaker_style",
     "truncate",
+    "wrap_hanging",
 ]
 
 # C0 and C1 control characters except newline and tab, plus DEL.
@@ -136,3 +141,69 @@ def short_date(ts: str) -> str:
     """2025-03-14T09:26:53.000+00:00 -> 2025-03-14 09:26."""
     ts = literal(ts, one_line=True)
     return ts[:16].replace("T", " ") if len(ts) >= 16 else ts
+
+
+# -- hanging indents ---------------------------------------------------------------------------------
+
+
+class HangingText(Text):
+    """A `Text` whose items keep their indent when wrapped.
+
+        start = len(text)
+        text.append("  • ")
+        text.append(literal(claim))
+        text.hang(start, 4)      # continuation lines start 4 cells in, under the claim's first word
+
+    Only `wrap_hanging` knows about hangs; anything else renders it as an ordinary `Text`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hangs: list[tuple[int, int, int]] = []  # (start, end, indent): character range, cells
+
+    def hang(self, start: int, indent: int | str) -> None:
+        """Indent the continuation lines of what was appended since `start` by `indent` cells (or by
+        the width of the string `indent`): wrapped lines, and the lines after a line break in it."""
+        cells = cell_len(indent) if isinstance(indent, str) else indent
+        if len(self) > start and cells > 0:
+            self.hangs.append((start, len(self), cells))
+
+
+def _pieces(line: Text, width: int) -> list[Text]:
+    """`line` (no line breaks) cut into lines of at most `width` cells, as `Text.wrap` does."""
+    pieces = list(line.divide(divide_line(line.plain, width, fold=True)))
+    for piece in pieces:
+        piece.rstrip_end(width)
+        piece.truncate(width, overflow="fold")
+    return pieces
+
+
+def wrap_hanging(console: Console, text: Text, width: int) -> list[Text]:
+    """Wrap `text` to `width` cells like `Text.wrap`, keeping the hanging indents of a `HangingText`."""
+    hangs = getattr(text, "hangs", None)
+    if not hangs:
+        return list(text.wrap(console, width))
+    lines: list[Text] = []
+    start = 0
+    for line in text.split("\n", allow_blank=True):
+        hang = next(((first, indent) for first, end, indent in hangs if first <= start < end), None)
+        start += len(line) + 1
+        if "\t" in line.plain:
+            line.expand_tabs()
+        if hang is None or width - hang[1] < 8:  # too narrow to indent: wrap as usual
+            lines.extend(_pieces(line, width))
+            continue
+        first, indent = hang
+        rest = line
+        if start - len(line) - 1 == first:  # the item's first line: full width, the rest indented
+            offsets = divide_line(line.plain, width, fold=True)
+            if not offsets:
+                lines.append(line)
+                continue
+            head, rest = line.divide(offsets[:1])
+            head.rstrip_end(width)
+            lines.append(head)
+        for piece in _pieces(rest, width - indent):
+            piece.pad_left(indent)
+            lines.append(piece)
+    return lines

@@ -22,6 +22,7 @@ from transcripts.events import (
     TurnTaken,
 )
 from tui.app.render import (
+    HangingText,
     fmt_score,
     hbar,
     literal,
@@ -34,10 +35,12 @@ from tui.app.render import (
 )
 from tui.app.replay_model import ReplayModel, ReplayState, Step
 
-__all__ = ["render_case_panel", "render_conflicts_panel", "render_scorecard", "render_step"]
+__all__ = ["case_fact_rows", "conflict_rows", "render_scorecard", "render_step"]
 
 LABEL = "bold"
 DIM = "dim"
+FIELD_HANG = 2  # continuation lines of a labelled field ("Position …") start this far in
+ITEM_HANG = 10  # a scorecard item's label and reason start here, after "  {points:>7} "
 
 
 def _d(value: Any) -> dict[str, Any]:
@@ -48,11 +51,13 @@ def _l(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _field(text: Text, label: str, value: Any, style: str = "") -> None:
+def _field(text: HangingText, label: str, value: Any, style: str = "") -> None:
     if value in (None, "", []):
         return
+    start = len(text)
     text.append(f"{label} ", style=LABEL)
     text.append(literal(value), style=style)
+    text.hang(start, FIELD_HANG)
     text.append("\n")
 
 
@@ -66,6 +71,7 @@ def _fact_refs(text: Text, ids: list[Any], known: set[str]) -> None:
 
 
 def render_step(model: ReplayModel, step: Step) -> Text:
+    """One card of the replay; items (claims, concerns, choices, score items) hang when wrapped."""
     event = step.event
     team = model.team
     if isinstance(event, RunStarted):
@@ -73,14 +79,14 @@ def render_step(model: ReplayModel, step: Step) -> Text:
     if isinstance(event, TurnTaken):
         return _render_turn(model, event)
     if isinstance(event, FactRevealed):
-        text = Text()
+        text = HangingText()
         text.append("◆ Fact revealed ", style="bold cyan")
         text.append(literal(event.fact_id, one_line=True), style="bold cyan")
         text.append(f"  asked by {speaker_label(event.requested_by, team)}, round {event.round}\n", style=DIM)
         text.append(literal(event.text))
         return text
     if isinstance(event, ChairDecided):
-        text = Text()
+        text = HangingText()
         text.append("● Chair", style=speaker_style("chair"))
         text.append(f"  round {event.round}  ", style=DIM)
         if event.next_speaker == "resolve":
@@ -95,7 +101,7 @@ def render_step(model: ReplayModel, step: Step) -> Text:
             text.append(literal(event.reason), style="italic")
         return text
     if isinstance(event, ModelErrored):
-        text = Text()
+        text = HangingText()
         text.append("⚠ Model error ", style="bold yellow")
         text.append(f"{speaker_label(event.member, team)} · {literal(event.purpose, one_line=True)} · ", style=DIM)
         text.append(literal(event.error_type, one_line=True), style="yellow")
@@ -113,7 +119,7 @@ def render_step(model: ReplayModel, step: Step) -> Text:
 
 def _render_case(model: ReplayModel, event: RunStarted) -> Text:
     scenario = model.scenario
-    text = Text()
+    text = HangingText()
     text.append("Case  ", style="bold reverse")
     text.append(" " + literal(scenario.get("title") or event.scenario_id, one_line=True), style="bold")
     text.append("\n")
@@ -136,7 +142,7 @@ def _render_case(model: ReplayModel, event: RunStarted) -> Text:
 
 def _render_turn(model: ReplayModel, event: TurnTaken) -> Text:
     team = model.team
-    text = Text()
+    text = HangingText()
     text.append("● " + speaker_label(event.member, team), style=speaker_style(event.member))
     text.append(f"  round {event.round}", style=DIM)
     if not event.ok or not event.turn:
@@ -162,21 +168,25 @@ def _render_turn(model: ReplayModel, event: TurnTaken) -> Text:
         text.append("Claims\n", style=LABEL)
         for claim in claims:
             claim = _d(claim)
+            start = len(text)
             text.append("  • ")
             text.append(literal(claim.get("text", "")))
             _fact_refs(text, _l(claim.get("facts")), known)
+            text.hang(start, "  • ")
             text.append("\n")
     concerns = _l(turn.get("concerns"))
     if concerns:
         text.append("Concerns\n", style=LABEL)
         for concern in concerns:
             concern = _d(concern)
+            start = len(text)
             text.append("  ! ", style="bold yellow")
             text.append(literal(concern.get("dimension", "?"), one_line=True), style="yellow")
             if concern.get("conflict"):
                 text.append(f" · {literal(concern['conflict'], one_line=True)}", style="bold magenta")
             text.append("  ")
             text.append(literal(concern.get("text", "")))
+            text.hang(start, "  ! ")
             text.append("\n")
     replies = _l(turn.get("replies"))
     if replies:
@@ -185,13 +195,16 @@ def _render_turn(model: ReplayModel, event: TurnTaken) -> Text:
             reply = _d(reply)
             member = str(reply.get("member", ""))
             stance = literal(reply.get("stance", ""), one_line=True)
+            start = len(text)
             text.append(f"  ↳ {stance} ", style={"agree": "green", "disagree": "red"}.get(stance, "yellow"))
             text.append(speaker_label(member, team), style=speaker_style(member))
             text.append(": ")
             text.append(literal(reply.get("reason", "")))
+            text.hang(start, "  ↳ ")
             text.append("\n")
     choices = _l(turn.get("choices"))
     if choices:
+        start = len(text)
         text.append("Favours ", style=LABEL)
         for n, choice in enumerate(choices):
             choice = _d(choice)
@@ -201,18 +214,21 @@ def _render_turn(model: ReplayModel, event: TurnTaken) -> Text:
                 text.append("  ")
             text.append(f"{literal(cid, one_line=True)}→", style="magenta")
             text.append(literal(option, one_line=True), style=verdict_style(verdict))
+        text.hang(start, "Favours ")
         text.append("\n")
     requested = _l(turn.get("requested_facts"))
     if requested:
+        start = len(text)
         text.append("Asks to see ", style=LABEL)
         text.append(", ".join(literal(f, one_line=True) for f in requested), style="cyan")
+        text.hang(start, "Asks to see ")
         text.append("\n")
     text.rstrip()
     return text
 
 
 def _render_resolution(model: ReplayModel, event: ResolutionReached) -> Text:
-    text = Text()
+    text = HangingText()
     text.append("★ Resolution", style="bold reverse " + speaker_style("chair").replace("bold ", ""))
     text.append("\n")
     if not event.ok or not event.resolution:
@@ -228,6 +244,7 @@ def _render_resolution(model: ReplayModel, event: ResolutionReached) -> Text:
             choice = _d(choice)
             cid, option = str(choice.get("conflict", "")), str(choice.get("option", ""))
             verdict = model.option_verdict(cid, option)
+            start = len(text)
             text.append(f"  {literal(cid, one_line=True)} ", style="bold magenta")
             title = model.conflict_title(cid)
             if title:
@@ -235,9 +252,13 @@ def _render_resolution(model: ReplayModel, event: ResolutionReached) -> Text:
             text.append("→ ")
             text.append(literal(option, one_line=True), style=verdict_style(verdict))
             text.append(f" ({verdict or 'unknown option'})", style=verdict_style(verdict))
+            text.hang(start, 4)
             if choice.get("rationale"):
-                text.append("\n    ")
+                text.append("\n")
+                start = len(text)
+                text.append("    ")
                 text.append(literal(choice["rationale"]), style="italic")
+                text.hang(start, 4)
             text.append("\n")
     tradeoffs = _l(res.get("tradeoffs"))
     if tradeoffs:
@@ -245,10 +266,13 @@ def _render_resolution(model: ReplayModel, event: ResolutionReached) -> Text:
     dissent = _l(res.get("dissent"))
     for item in dissent:
         item = _d(item)
+        start = len(text)
         text.append("Dissent ", style=LABEL)
         member = str(item.get("member", ""))
         text.append(speaker_label(member, model.team), style=speaker_style(member))
-        text.append(": " + literal(item.get("text", "")) + "\n")
+        text.append(": " + literal(item.get("text", "")))
+        text.hang(start, FIELD_HANG)
+        text.append("\n")
     _field(text, "Uncertainty", res.get("uncertainty"))
     _field(text, "Diagnosis", res.get("diagnosis"))
     _field(text, "Signed off by", res.get("sign_off"))
@@ -258,7 +282,7 @@ def _render_resolution(model: ReplayModel, event: ResolutionReached) -> Text:
 
 def _render_end(event: RunEnded) -> Text:
     style = {"completed": "bold green", "interrupted": "bold yellow"}.get(event.status, "bold red")
-    text = Text()
+    text = HangingText()
     text.append(f"■ Run {event.status}", style=style)
     usage = event.usage
     text.append(
@@ -274,7 +298,7 @@ def _render_end(event: RunEnded) -> Text:
 
 def render_scorecard(card: dict[str, Any], model: ReplayModel | None = None, bar_width: int = 20) -> Text:
     """The scorecard: overall, one bar per dimension, conflicts, then every item with its reason."""
-    text = Text()
+    text = HangingText()
     overall = card.get("overall") if isinstance(card.get("overall"), (int, float)) else None
     text.append("Scorecard", style="bold reverse")
     text.append(f"  overall ", style=LABEL)
@@ -295,6 +319,7 @@ def render_scorecard(card: dict[str, Any], model: ReplayModel | None = None, bar
         text.append("Conflicts\n", style=LABEL)
         for c in conflicts:
             c = _d(c)
+            start = len(text)
             text.append(f"  {literal(c.get('id', ''), one_line=True)} ", style="bold magenta")
             if c.get("raised"):
                 who = speaker_label(str(c.get("raised_by") or ""), model.team if model else None) if c.get("raised_by") else "?"
@@ -308,6 +333,7 @@ def render_scorecard(card: dict[str, Any], model: ReplayModel | None = None, bar
                 text.append(f" ({literal(verdict or '?', one_line=True)})", style=verdict_style(verdict))
             else:
                 text.append("not addressed", style="red")
+            text.hang(start, 4)
             text.append("\n")
     items = _l(card.get("items"))
     if items:
@@ -321,38 +347,52 @@ def render_scorecard(card: dict[str, Any], model: ReplayModel | None = None, bar
                 points = f"{float(earned):+.0f}/{float(possible):.0f}"
             except (TypeError, ValueError):
                 points = "?"
+            start = len(text)
             text.append(f"  {points:>7} ", style=style)
             text.append(literal(item.get("outcome", ""), one_line=True), style=style)
             text.append("  ")
             text.append(literal(item.get("label", item.get("id", "")), one_line=True))
             if not graded:
                 text.append(" (ungraded: excluded)", style=DIM)
+            text.hang(start, ITEM_HANG)
             if item.get("reason"):
-                text.append("\n          ")
+                text.append("\n")
+                start = len(text)
+                text.append(" " * ITEM_HANG)
                 text.append(literal(item["reason"]), style="italic dim")
+                text.hang(start, ITEM_HANG)
             text.append("\n")
     grounding = _d(card.get("grounding"))
     if grounding:
+        start = len(text)
         text.append("Grounding ", style=LABEL)
         text.append(f"{grounding.get('grounded', 0)}/{grounding.get('claims', 0)} claims cite real facts")
         fabricated = _l(grounding.get("fabricated"))
         if fabricated:
             text.append(" · fabricated: " + ", ".join(literal(f, one_line=True) for f in fabricated), style="red")
+        text.hang(start, FIELD_HANG)
         text.append("\n")
     flags = _l(card.get("red_flags_hit"))
     if flags:
+        start = len(text)
         text.append("Red flags hit ", style="bold red")
-        text.append(", ".join(literal(f, one_line=True) for f in flags) + "\n", style="red")
+        text.append(", ".join(literal(f, one_line=True) for f in flags), style="red")
+        text.hang(start, FIELD_HANG)
+        text.append("\n")
     diagnosis = _d(card.get("diagnosis"))
     if diagnosis:
         correct = diagnosis.get("correct")
+        start = len(text)
         text.append("Diagnosis ", style=LABEL)
         text.append(literal(diagnosis.get("given") or "none given"))
         text.append(f" (expected {literal(diagnosis.get('expected', ''))}: ", style=DIM)
         text.append({True: "correct", False: "wrong"}.get(correct, "undecided"), style={True: "green", False: "red"}.get(correct, "yellow"))
-        text.append(")\n", style=DIM)
+        text.append(")", style=DIM)
+        text.hang(start, FIELD_HANG)
+        text.append("\n")
     process = _d(card.get("process"))
     if process:
+        start = len(text)
         text.append("Process ", style=LABEL)
         parts = []
         if isinstance(process.get("consensus"), (int, float)):
@@ -361,16 +401,18 @@ def render_scorecard(card: dict[str, Any], model: ReplayModel | None = None, bar
         parts.append(f"{process.get('rounds_used', 0)} rounds")
         parts.append(f"{len(_l(process.get('position_changes')))} position changes")
         text.append(" · ".join(parts))
+        text.hang(start, FIELD_HANG)
         text.append("\n")
     text.rstrip()
     return text
 
 
-def render_case_panel(model: ReplayModel, state: ReplayState) -> Text:
-    """The facts, with those the current step cites highlighted and on-request facts hidden until revealed."""
-    text = Text()
+def case_fact_rows(model: ReplayModel, state: ReplayState) -> list[Text]:
+    """One row per fact, those the current step cites highlighted, on-request facts hidden until revealed."""
+    rows: list[Text] = []
     team = model.team
     for fact in model.facts():
+        text = HangingText()
         fid = literal(fact.get("id", "?"), one_line=True)
         visibility = fact.get("visibility", "all")
         hidden = visibility == "on_request" and fid not in state.revealed
@@ -391,35 +433,43 @@ def render_case_panel(model: ReplayModel, state: ReplayState) -> Text:
             elif isinstance(visibility, list):
                 names = ", ".join(speaker_label(str(r), team) for r in visibility)
                 text.append(f"  only {names}", style="dim")
-        text.append("\n")
-    text.rstrip()
-    return text
+        text.rstrip()
+        text.hang(0, f"{fid:<3} ")
+        rows.append(text)
+    return rows
 
 
-def render_conflicts_panel(model: ReplayModel, state: ReplayState) -> Text:
-    """Each conflict's life so far: raised by whom and when, debated, resolved with which option."""
-    text = Text()
+def conflict_rows(model: ReplayModel, state: ReplayState) -> list[Text]:
+    """One row per conflict, its life so far: raised by whom and when, debated, resolved with which option."""
     team = model.team
     if not state.conflicts:
-        return Text("This case has no hidden conflicts.", style="dim")
-    for n, life in enumerate(state.conflicts):
-        if n:
-            text.append("\n")
+        return [Text("This case has no hidden conflicts.", style="dim")]
+    rows: list[Text] = []
+    for life in state.conflicts:
+        text = HangingText()
         stage_style = {"hidden": "dim", "raised": "yellow", "debated": "bold yellow", "resolved": "bold green"}[life.stage]
         text.append(literal(life.id, one_line=True), style="bold magenta")
         text.append(f" {life.stage}", style=stage_style)
-        text.append("  " + literal(life.title, one_line=True) + "\n")
-        text.append("   " + ", ".join(literal(d, one_line=True) for d in life.dimensions) + "\n", style="dim")
+        text.append("  " + literal(life.title, one_line=True))
+        text.hang(0, 3)
+        text.append("\n")
+        start = len(text)
+        text.append("   " + ", ".join(literal(d, one_line=True) for d in life.dimensions), style="dim")
+        text.hang(start, 3)
+        text.append("\n")
+        start = len(text)
         if life.raised_by is None:
-            text.append("   not raised yet\n", style="dim")
+            text.append("   not raised yet", style="dim")
         else:
             text.append("   raised ", style="dim")
             text.append(speaker_label(life.raised_by, team), style=speaker_style(life.raised_by))
             text.append(f" in round {life.raised_round}", style="dim")
             if life.mentions:
                 text.append(f" · {life.mentions} more concern(s)", style="dim")
-            text.append("\n")
+        text.hang(start, 3)
+        text.append("\n")
         if life.favoured:
+            start = len(text)
             text.append("   favoured ", style="dim")
             for i, (member, option) in enumerate(life.favoured.items()):
                 if i:
@@ -427,11 +477,15 @@ def render_conflicts_panel(model: ReplayModel, state: ReplayState) -> Text:
                 text.append(speaker_mark(member), style=speaker_style(member))
                 text.append(":")
                 text.append(truncate(option, 22), style=verdict_style(model.option_verdict(life.id, option)))
+            text.hang(start, "   favoured ")
             text.append("\n")
         if life.resolved_option is not None:
+            start = len(text)
             text.append("   resolved → ", style="bold")
             text.append(literal(life.resolved_option, one_line=True), style=verdict_style(life.resolved_verdict))
             text.append(f" ({life.resolved_verdict or 'no verdict'})", style=verdict_style(life.resolved_verdict))
+            text.hang(start, 3)
             text.append("\n")
-    text.rstrip()
-    return text
+        text.rstrip()
+        rows.append(text)
+    return rows

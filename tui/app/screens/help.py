@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -33,6 +35,7 @@ KEYS: dict[str, list[tuple[str, str]]] = {
         ("+ / -", "faster / slower"),
         ("1-9, g", "jump to a round / ask which round"),
         ("home / end", "first / last step"),
+        ("↑ ↓ pgup pgdn", "scroll the deliberation (the facts and conflicts after f)"),
         ("s", "the scorecard"),
         ("f", "facts and conflicts (narrow terminals)"),
         ("escape", "back (live: cancel the run; the transcript keeps what was said)"),
@@ -49,16 +52,18 @@ KEYS: dict[str, list[tuple[str, str]]] = {
 }
 
 
-def help_text() -> Text:
-    text = Text()
-    for section, keys in KEYS.items():
-        text.append(f"{section}\n", style="bold underline")
+def help_text() -> Group:
+    """The keys, two columns per section: a long description wraps within its own column."""
+    parts: list[Text | Table] = []
+    for n, (section, keys) in enumerate(KEYS.items()):
+        parts.append(Text(("\n" if n else "") + section, style="bold underline"))
+        grid = Table.grid(padding=(0, 0))
+        grid.add_column(width=22, no_wrap=True)  # "  " + the key, padded to 20 as before
+        grid.add_column(ratio=1)
         for key, what in keys:
-            text.append(f"  {key:<20}", style="bold cyan")
-            text.append(f"{what}\n")
-        text.append("\n")
-    text.rstrip()
-    return text
+            grid.add_row(Text(f"  {key}", style="bold cyan"), Text(what))
+        parts.append(grid)
+    return Group(*parts)
 
 
 class HelpScreen(ModalScreen[None]):

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
@@ -21,7 +21,7 @@ from tui.app.live import LiveRequest, LiveRun
 from tui.app.render import literal
 from tui.app.replay_model import ReplayModel
 from tui.app.screens.goto import GotoScreen
-from tui.app.widgets.replay_parts import CasePanel, ConflictsPanel, DeliberationLog, ReplayHeader
+from tui.app.widgets.replay_parts import DeliberationLog, ReplayHeader, SidePanel
 
 __all__ = ["ReplayScreen"]
 
@@ -44,6 +44,8 @@ class ReplayScreen(Screen[None]):
         Binding("g", "goto", "Round"),
         Binding("s", "scorecard", "Score"),
         Binding("f", "toggle_side", "Facts"),
+        Binding("up", "scroll(-1)", "Scroll up", show=False),
+        Binding("down", "scroll(1)", "Scroll down", show=False),
         Binding("pageup", "page(-1)", "Page up", show=False),
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "first", "Start", show=False),
@@ -88,9 +90,7 @@ class ReplayScreen(Screen[None]):
             with Vertical(id="main"):
                 yield Static("", id="empty", markup=False)
                 yield DeliberationLog(id="log")
-            with VerticalScroll(id="side"):
-                yield CasePanel(id="case")
-                yield ConflictsPanel(id="conflicts")
+            yield SidePanel(id="side")
         yield Footer(compact=True)
 
     async def on_mount(self) -> None:
@@ -150,15 +150,16 @@ class ReplayScreen(Screen[None]):
         self.index = index
         top = log.show_until(self.model, index)
         # the current step starts at the top of the log, with what came before above it
-        self.call_after_refresh(log.scroll_to, y=top, animate=False)  # after the new height is known
+        if log.size.height:
+            log.scroll_to(y=top, animate=False)  # its height is already known: no wait for a layout
+        else:
+            self.call_after_refresh(log.scroll_to, y=top, animate=False)  # not laid out yet
         self._refresh_panels()
         if self.live_request is not None:
             self.follow = index == len(self.model) - 1
 
     def _refresh_panels(self) -> None:
-        state = self.model.state_at(self.index)
-        self.query_one(CasePanel).show(self.model, state)
-        self.query_one(ConflictsPanel).show(self.model, state)
+        self.query_one(SidePanel).show(self.model, self.model.state_at(self.index))
         self._refresh_header()
 
     def _refresh_header(self) -> None:
@@ -174,9 +175,19 @@ class ReplayScreen(Screen[None]):
             self._set_playing(False)
         await self.go(self.index + delta)
 
+    def _scroll_target(self) -> DeliberationLog | SidePanel:
+        # narrow terminals show the facts and conflicts instead of the log after `f`: scroll those
+        if self.has_class("-narrow") and self.has_class("-show-side"):
+            return self.query_one(SidePanel)
+        return self.query_one(DeliberationLog)
+
+    def action_scroll(self, direction: int) -> None:
+        target = self._scroll_target()
+        (target.scroll_down if direction > 0 else target.scroll_up)(animate=False)
+
     def action_page(self, direction: int) -> None:
-        log = self.query_one(DeliberationLog)
-        (log.scroll_page_down if direction > 0 else log.scroll_page_up)(animate=False)
+        target = self._scroll_target()
+        (target.scroll_page_down if direction > 0 else target.scroll_page_up)(animate=False)
 
     async def action_first(self) -> None:
         await self.go(0)
