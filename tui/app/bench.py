@@ -5,6 +5,12 @@
 
 The folder holds copies of one real scripted run (falling back to a synthesised transcript when
 the runner is not available), with varied run ids, teams, models, seeds, dates and statuses.
+
+Replay step latency is timed at 80x24 and at 200x50 (side panels shown), three passes forward and
+back through the run: from posting the key to the app until the screen is painted and idle, with
+no sleeps in the wait (the Pilot's idle detection sleeps in 20 ms slices, which swamped a step).
+After each step an unbound key is timed the same way; the median of those, the harness's own cost,
+is subtracted at each size.
 """
 
 from __future__ import annotations
