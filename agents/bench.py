@@ -11,6 +11,8 @@ import os
 import resource
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +26,20 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def pin_to_one_core() -> bool:
-    """Engine throughput is quoted per core; pin when the OS allows it."""
+@contextmanager
+def one_core() -> Iterator[bool]:
+    """Engine throughput is quoted per core: pin to one CPU when the OS allows it, then unpin
+    (later sections, such as the embedded model, use every core)."""
     try:
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-        return True
+        before = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(before)})
     except (AttributeError, OSError):
-        return False
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 async def _raw_calls(scenario: Scenario, n: int) -> float:
@@ -47,7 +56,11 @@ async def _raw_calls(scenario: Scenario, n: int) -> float:
 
 
 def bench_engine(scenario: Scenario, team: Team, snapshot: dict[str, Any], runs: int = 40) -> dict[str, Any]:
-    pinned = pin_to_one_core()
+    with one_core() as pinned:
+        return _bench_engine(scenario, team, snapshot, runs, pinned)
+
+
+def _bench_engine(scenario: Scenario, team: Team, snapshot: dict[str, Any], runs: int, pinned: bool) -> dict[str, Any]:
 
     async def go(out: Path) -> tuple[int, float]:
         turns = 0

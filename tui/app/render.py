@@ -7,7 +7,6 @@ appended to a `Text` as plain text, so markup in it (`[@click=app.quit]`, `[link
 
 from __future__ import annotations
 
-import re
 import zlib
 from typing import Any, Iterable
 
@@ -17,6 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from scenarios.model import DIMENSIONS
+from tui.safe_text import visible
 
 __all__ = [
     "DIMENSION_SHORT",
@@ -32,17 +32,9 @@ __all__ = [
     "wrap_hanging",
 ]
 
-# C0 and C1 control characters except newline and tab, plus DEL.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
 def literal(value: Any, *, one_line: bool = False) -> str:
     """A string safe to show: control characters made visible (ESC -> \\x1b), tabs expanded."""
-    text = value if isinstance(value, str) else ("" if value is None else str(value))
-    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text).replace("\t", "    ")
-    if one_line:
-        text = " ".join(text.split())
-    return text
+    return visible(value, one_line=one_line)
 
 
 def truncate(value: Any, width: int) -> str:

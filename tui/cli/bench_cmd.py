@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +56,22 @@ def _tui(**_: Any) -> dict[str, Any]:
     return figures
 
 
+def _run_section(name: str, case: str) -> dict[str, Any]:
+    try:
+        return RUNNERS[name](case=case)
+    except ImportError as exc:
+        return {"skipped": f"not available in this install: {exc}"}
+
+
+def _run_isolated(name: str, case: str) -> dict[str, Any]:
+    """One section in a fresh interpreter: its peak memory is its own, not the sections' before it."""
+    cmd = [sys.executable, "-m", "tui.cli.main", "bench", "--only", name, "--case", case, "--json", "--in-process"]
+    done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False)
+    if done.returncode != 0:
+        return {"failed": f"exit code {done.returncode} (see the messages above)"}
+    return json.loads(done.stdout)[name]
+
+
 RUNNERS: dict[str, Callable[..., dict[str, Any]]] = {
     "engine": _engine,
     "embedded": _embedded,
@@ -74,15 +92,14 @@ Examples:
 @click.option("--only", "only", multiple=True, type=click.Choice(SECTIONS), help="Run only these sections (repeatable).")
 @click.option("--case", default=DEFAULT_CASE, show_default=True, help="Scenario for the engine and embedded-model sections.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def bench(only: tuple[str, ...], case: str, as_json: bool) -> None:
+@click.option("--in-process", is_flag=True, help="Run the sections in this process (by default each runs in its own, so peak memory and CPU pinning are per section).")
+def bench(only: tuple[str, ...], case: str, as_json: bool, in_process: bool) -> None:
     """Measure engine throughput, the embedded model, scoring, batches and the TUI; print the figures."""
     results: dict[str, Any] = {}
     for name in only or SECTIONS:
-        click.echo(f"bench: {name} ...", err=True)
-        try:
-            results[name] = RUNNERS[name](case=case)
-        except ImportError as exc:
-            results[name] = {"skipped": f"not available in this install: {exc}"}
+        if not in_process:
+            click.echo(f"bench: {name} ...", err=True)
+        results[name] = _run_section(name, case) if in_process else _run_isolated(name, case)
         if not as_json:
             click.echo(f"\n[{name}]")
             for key, value in results[name].items():

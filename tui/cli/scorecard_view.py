@@ -12,6 +12,7 @@ from rich.text import Text
 
 from scenarios.model import DIMENSIONS
 from transcripts.scoring.scorecard import Scorecard
+from tui.safe_text import literal_text
 
 OUTCOME_STYLES = {
     "preferred": "green", "met": "green", "clear": "green", "correct": "green", "none fabricated": "green",
@@ -21,13 +22,7 @@ OUTCOME_STYLES = {
 }
 
 
-def _safe(text: object) -> str:
-    """Drop control characters (terminal escapes) while keeping the text otherwise as it is."""
-    return "".join(ch if (ch.isprintable() or ch in "\n\t") else "\ufffd" for ch in str(text))
-
-
-def literal(text: object, style: str = "") -> Text:
-    return Text(_safe(text), style=style)
+literal = literal_text  # untrusted text: no markup, control characters made visible
 
 
 def score_text(score: float | None) -> Text:

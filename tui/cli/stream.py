@@ -6,11 +6,12 @@ printed literally and never interpreted.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rich.console import Console
 from rich.text import Text
+
+from tui.safe_text import literal_text
 
 from transcripts.events import (
     ChairDecided,
@@ -32,12 +33,7 @@ DIMENSION_STYLES = {
     "privacy": "magenta",
     "accountability": "green",
 }
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]|\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07?")
-
-
-def literal(text: Any, style: str = "") -> Text:
-    """Untrusted text as a Text: no markup, no terminal control sequences."""
-    return Text(_CONTROL.sub("", str(text)), style=style)
+literal = literal_text  # untrusted text: no markup, control characters made visible
 
 
 class EventPrinter:
