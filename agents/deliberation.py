@@ -69,17 +69,31 @@ class RunContext:
     scenario_json: dict[str, Any] = field(default_factory=dict)
     usage_by_member: dict[str, Usage] = field(default_factory=dict)
     schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    scenario_hash: str = ""  # lets runs of the same scenario share their reply schemas
 
     def __post_init__(self) -> None:
         if not self.scenario_json:
             self.scenario_json = self.scenario.model_dump(mode="json")
-        members = self.team.member_ids()
-        self.schemas = {
-            kind: reply_schema(kind, self.scenario, members) for kind in ("turn", "resolution", "chair_decision")
-        }
+        self.schemas = _schemas_for(self.scenario, tuple(self.team.member_ids()), self.scenario_hash)
 
     def add_usage(self, role: str, usage: Usage) -> None:
         self.usage_by_member[role] = self.usage_by_member.get(role, Usage()) + usage
+
+
+_SCHEMA_CACHE: dict[tuple[str, tuple[str, ...]], dict[str, dict[str, Any]]] = {}
+
+
+def _schemas_for(scenario: Scenario, members: tuple[str, ...], scenario_hash: str) -> dict[str, dict[str, Any]]:
+    """Reply schemas for a scenario and a team's members; a batch reuses them across its runs."""
+    key = (scenario_hash, members)
+    cached = _SCHEMA_CACHE.get(key) if scenario_hash else None
+    if cached is None:
+        cached = {kind: reply_schema(kind, scenario, list(members)) for kind in ("turn", "resolution", "chair_decision")}
+        if scenario_hash:
+            if len(_SCHEMA_CACHE) > 256:
+                _SCHEMA_CACHE.clear()
+            _SCHEMA_CACHE[key] = cached
+    return cached
 
 
 @dataclass

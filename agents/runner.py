@@ -141,7 +141,7 @@ async def arun(
     )
     ctx = RunContext(
         scenario=spec.scenario, team=team, personas=_personas(spec.team_snapshot), models=spec.models,
-        seed=spec.seed, record=record, scenario_json=spec.scenario_json,
+        seed=spec.seed, record=record, scenario_json=spec.scenario_json, scenario_hash=spec.scenario_hash,
     )
     state: dict[str, Any] = {}
     status, reason = "failed", ""
