@@ -1,9 +1,10 @@
 r"""The council as one LangGraph graph, for all three protocols.
 
-    START -> advance --(route)--> member_turn (one Send per speaker; several at once for `parallel`)
-                     \--> chair_moderate --(route)--> member_turn | resolve      (`moderated`)
-                     \--> resolve -> END
-    member_turn -> advance
+    START --(route)--> member_turn (one Send per speaker; several at once for `parallel`)
+          \--> chair_moderate --(route)--> member_turn | resolve              (`moderated`)
+    member_turn --(route)--> member_turn | chair_moderate | resolve   (one speaker per step)
+                \--> advance --(route)--> member_turn | resolve       (`parallel`: join the round)
+    resolve -> END
 
 State holds only what nodes produce (turns, revealed facts, the resolution); per-run settings
 (scenario, team, models, the transcript sink) travel as LangGraph context. Every key written by
@@ -41,12 +42,12 @@ def _merge_unique(left: list[str], right: list[str]) -> list[str]:
 
 
 class CouncilState(TypedDict, total=False):
-    round: int  # written by `advance` only
+    round: int  # written by `advance`, or by `member_turn` when only one member speaks per step
     turns: Annotated[list[dict[str, Any]], operator.add]  # concurrent member turns append here
     revealed: Annotated[list[str], _merge_unique]  # on-request facts revealed so far
     next_speaker: str | None  # written by `chair_moderate` only
     resolution: dict[str, Any] | None  # written by `resolve` only
-    limit_hit: bool  # written by `advance` only
+    limit_hit: bool  # written with `round`
 
 
 class TurnTask(TypedDict):
@@ -210,19 +211,22 @@ def _spoken_in_round(turns: list[dict[str, Any]], round_no: int) -> list[str]:
     return [t["member"] for t in turns if t["round"] == round_no]
 
 
-async def advance(state: CouncilState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Move to the next round when everyone has spoken; note when the turn budget is spent.
-    (Async, like the routers: LangGraph runs sync functions in a thread pool, a hop per step.)"""
-    team = runtime.context.team
-    turns = state.get("turns", [])
-    round_no = state.get("round", 1)
-    if team.protocol != "moderated" and set(_spoken_in_round(turns, round_no)) >= set(team.member_ids()):
-        round_no += 1
-    elif team.protocol == "moderated":
+def _progress(team: Team, turns: list[dict[str, Any]], round_no: int) -> dict[str, Any]:
+    """The round after these turns (the next one once everyone has spoken), and whether the turn
+    budget ran out with rounds still to go."""
+    if team.protocol == "moderated":
         round_no = len(turns) // len(team.members) + 1
+    elif set(_spoken_in_round(turns, round_no)) >= set(team.member_ids()):
+        round_no += 1
     budget_left = team.limits.max_turns - len(turns)
-    limit_hit = budget_left <= 0 and round_no <= team.limits.max_rounds
-    return {"round": round_no, "limit_hit": limit_hit}
+    return {"round": round_no, "limit_hit": budget_left <= 0 and round_no <= team.limits.max_rounds}
+
+
+async def advance(state: CouncilState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Join the fan-out of a `parallel` round. (Other protocols advance inside
+    `member_turn`, which saves a superstep per turn. Async, like the routers: LangGraph runs sync
+    functions in a thread pool, a hop per step.)"""
+    return _progress(runtime.context.team, state.get("turns", []), state.get("round", 1))
 
 
 async def route_after_advance(state: CouncilState, runtime: Runtime[RunContext]) -> Any:
@@ -284,7 +288,16 @@ async def member_turn(task: TurnTask, runtime: Runtime[RunContext]) -> dict[str,
             newly_revealed.append(fid)
             ctx.record(FactRevealed(round=round_no, fact_id=fid, requested_by=role, text=fact.text))
     record = {"member": role, "round": round_no, "ok": turn is not None, "turn": turn}
-    return {"turns": [record], "revealed": newly_revealed}
+    update: dict[str, Any] = {"turns": [record], "revealed": newly_revealed}
+    if team.protocol != "parallel":  # one speaker per step: this turn can move the round on itself
+        update.update(_progress(team, [*task["turns"], record], round_no))
+    return update
+
+
+async def route_after_turn(state: CouncilState, runtime: Runtime[RunContext]) -> Any:
+    if runtime.context.team.protocol == "parallel":
+        return "advance"  # wait for every member of the round
+    return await route_after_advance(state, runtime)
 
 
 def _scripted_context(ctx: RunContext, role: str, round_no: int, turns: list[dict[str, Any]], revealed: set[str]) -> dict[str, Any]:
@@ -387,9 +400,9 @@ def build_graph() -> Any:
     graph.add_node("member_turn", member_turn)
     graph.add_node("chair_moderate", chair_moderate)
     graph.add_node("resolve", resolve)
-    graph.add_edge(START, "advance")
+    graph.add_conditional_edges(START, route_after_advance, ["member_turn", "chair_moderate", "resolve"])
     graph.add_conditional_edges("advance", route_after_advance, ["member_turn", "chair_moderate", "resolve"])
-    graph.add_edge("member_turn", "advance")
+    graph.add_conditional_edges("member_turn", route_after_turn, ["advance", "member_turn", "chair_moderate", "resolve"])
     graph.add_conditional_edges("chair_moderate", route_after_chair, ["member_turn", "resolve"])
     graph.add_edge("resolve", END)
     return graph.compile()
@@ -407,6 +420,6 @@ def council_graph() -> Any:
 
 
 def recursion_limit(team: Team) -> int:
-    """Supersteps the graph may take: each member turn costs advance + turn (+ chair when moderated)."""
-    per_turn = 3 if team.protocol == "moderated" else 2
+    """Supersteps the graph may take: a turn (+ the chair's pick when moderated, + a join when parallel)."""
+    per_turn = 2
     return team.limits.max_turns * per_turn + team.limits.max_rounds * 2 + 10
