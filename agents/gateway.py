@@ -24,6 +24,7 @@ litellm Router.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import email.utils
 import logging
@@ -688,32 +689,9 @@ async def _attempt(call: ModelCall, attempt: int, mode: str) -> tuple[str, int, 
     return text, prompt, completion, cost, served if routed else call.model
 
 
-def _attempt_sync(call: ModelCall, attempt: int, mode: str) -> tuple[str, int, int, float, str]:
-    routed = _routed(call.model)
-    if _FAST_SCRIPTED and _is_scripted(call.model) and not routed:
-        try:
-            out = scripted.reply(call.model, call.messages, seed=call.seed, kind=call.kind, timeout_s=call.timeout_s, call=_bundle(call, attempt))
-        except scripted.ScriptedFailure as failure:
-            raise ModelCallError(failure.kind, str(failure), retry_after=failure.retry_after, model=call.model) from None
-        return out.text, out.prompt_tokens, out.completion_tokens, 0.0, call.model
-    litellm = litellm_module()
-    target = _ROUTER.completion if routed else litellm.completion
-    token = scripted.CALL_CONTEXT.set(_bundle(call, attempt)) if _wants_context(call.model, routed) else None
-    try:
-        response = target(**_params(call, mode))
-    except Exception as exc:  # noqa: BLE001 - every provider failure becomes a ModelCallError
-        raise _as_error(exc, call.model) from None
-    finally:
-        if token is not None:
-            scripted.CALL_CONTEXT.reset(token)
-    text, prompt, completion, cost, served = _unpack(litellm, response, call.model)
-    return text, prompt, completion, cost, served if routed else call.model
-
-
 # -- the public calls ------------------------------------------------------------------------------------
 
-_sleep = asyncio.sleep  # tests replace these to observe delays without waiting
-_sleep_sync = time.sleep
+_sleep = asyncio.sleep  # tests replace this to observe delays without waiting
 
 
 def _next_step(call: ModelCall, error: ModelCallError, attempt: int, mode: str) -> tuple[str, float | None]:
@@ -758,27 +736,10 @@ async def acomplete(call: ModelCall) -> ModelReply:
 
 
 def complete(call: ModelCall) -> ModelReply:
-    """Blocking `acomplete`, for scripts and threads without an event loop."""
-    cache, key, cached = _cache_lookup(call)
-    if cached is not None:
-        return cached
-    start = time.perf_counter()
-    attempt = 0
-    mode = _format_mode(call.model, _routed(call.model)) if call.schema is not None else "none"
-    while True:
-        try:
-            text, prompt, completion, cost, served = _attempt_sync(call, attempt, mode)
-            break
-        except ModelCallError as error:
-            new_mode, delay = _next_step(call, error, attempt, mode)
-            if delay is None:
-                raise
-            if new_mode == mode:
-                attempt += 1
-            mode = new_mode
-            if delay > 0:
-                _sleep_sync(delay)
-    usage = Usage(model=served, prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost, latency_s=time.perf_counter() - start)
-    reply = ModelReply(text=text, usage=usage)
-    _cache_store(cache, key, reply)
-    return reply
+    """Blocking `acomplete`, for scripts and threads without an event loop of their own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(acomplete(call))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:  # called from inside a loop
+        return pool.submit(asyncio.run, acomplete(call)).result()
