@@ -128,3 +128,33 @@ async def test_local_timeout_stops_generation() -> None:
     reply = await acomplete(ModelCall(model=local.MODEL, messages=[{"role": "user", "content": "Say ok in JSON."}], kind="chair_decision",
                                       schema=reply_schema("chair_decision", SCENARIO, MEMBERS), max_tokens=150))
     json.loads(reply.text)
+
+
+@needs_local
+@pytest.mark.local_model
+def test_lazy_grammar_falls_back_to_the_whole_vocabulary_when_no_top_token_fits() -> None:
+    import numpy as np
+
+    from agents.providers.lazy_grammar import LazyGrammar
+
+    llm = local.load()
+    wanted = llm.tokenize(b"{", add_bos=False, special=False)
+    assert len(wanted) == 1
+    scores = np.zeros(llm.n_vocab(), dtype=np.single)
+    scores[wanted[0]] = -50.0  # the only token the grammar allows is far outside the top-K
+    with LazyGrammar(llm, 'root ::= "{"') as grammar:
+        out = grammar(np.array([1], dtype=np.intc), scores)
+        assert grammar.fallbacks == 1
+    allowed = np.flatnonzero(np.isfinite(out))
+    assert wanted[0] in allowed and len(allowed) <= 3  # "{" (and at most a few tokens that start with it)
+
+
+@needs_local
+@pytest.mark.local_model
+@pytest.mark.parametrize("mode", ["lazy", "eager"])
+def test_both_grammar_modes_give_valid_turns(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRANDROUNDS_LOCAL_GRAMMAR", mode)
+    schema = reply_schema("turn", SCENARIO, MEMBERS)
+    reply = local.complete(MESSAGES, schema=schema, max_tokens=500, seed=3, timeout_s=120)
+    turn = Turn.model_validate_json(reply.text)
+    assert len(turn.claims) == 1 and len(turn.choices) == len(SCENARIO.conflicts)
