@@ -41,7 +41,7 @@ def view(path: Path | None) -> None:
 Examples:
   grandrounds demo                                     # pick a case and a team, watch the council live
   grandrounds demo --case insulin-error-disclosure --team default
-  grandrounds demo --model scripted/preferred?latency=0.3   # no model needed: the scripted council
+  grandrounds demo --model 'scripted/preferred?latency=0.3'   # no model needed: the scripted council
 \b
 Escape (or ctrl+c) cancels a live run; its transcript keeps what was said and is still scored.
 """
