@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agents.team import PACKAGE_DIR, PROMPTS_DIR, TEAMS_DIR, Member, Team
-from scenarios.loader import JSON_SCHEMA_DIALECT, SUFFIXES, Problem, problems_from_validation
+from scenarios.loader import JSON_SCHEMA_DIALECT, SUFFIXES, Problem, ProblemsError, problems_from_validation
 from scenarios.model import SLUG_PATTERN
 from scenarios.yamlsafe import LineMap, YamlError, format_path, load_yaml
 from transcripts.paths import confined
@@ -41,19 +41,10 @@ MAX_PROMPT_BYTES = 64 * 1024
 TEAM_SCHEMA_PATH = PACKAGE_DIR / "team.schema.json"
 
 
-class TeamError(Exception):
+class TeamError(ProblemsError):
     """A team file (or reference) that cannot be used. `problems` lists every problem as a string."""
 
-    def __init__(self, problems: Sequence[Problem | str]) -> None:
-        self.items: list[Problem | str] = list(problems)
-        self.problems: list[str] = [str(p) for p in self.items]
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        if not self.problems:
-            return "invalid team"
-        more = len(self.problems) - 1
-        return self.problems[0] + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
+    what = "team"
 
 
 def builtin_prompts() -> list[str]:

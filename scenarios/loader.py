@@ -58,8 +58,11 @@ class Problem:
         return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
 
 
-class ScenarioError(Exception):
-    """A scenario file (or reference) that cannot be used. `problems` lists every problem as a string."""
+class ProblemsError(Exception):
+    """A file (or reference) that cannot be used. `problems` lists every problem as a string;
+    `str()` is the first one, with a count of the rest, for a one-line error."""
+
+    what = "file"
 
     def __init__(self, problems: Sequence[Problem | str]) -> None:
         self.items: list[Problem | str] = list(problems)
@@ -68,9 +71,15 @@ class ScenarioError(Exception):
 
     def __str__(self) -> str:
         if not self.problems:
-            return "invalid scenario"
+            return f"invalid {self.what}"
         more = len(self.problems) - 1
         return self.problems[0] + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
+
+
+class ScenarioError(ProblemsError):
+    """A scenario file (or reference) that cannot be used."""
+
+    what = "scenario"
 
 
 # -- pydantic errors -> problems -----------------------------------------------------------------
