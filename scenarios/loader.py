@@ -339,7 +339,10 @@ def _relocate(problem: Problem, data: Any, linemap: LineMap) -> Problem:
     m = re.match(r"^red_flags\[(\d+)\]$", problem.field)
     if not m:
         return problem
-    loc = _locate_example(problem.message, ["red_flags", int(m.group(1))], data)
+    if "pattern takes longer than" in problem.message:  # a pattern too slow on its examples
+        loc: list[str | int] = ["red_flags", int(m.group(1)), "pattern"]
+    else:
+        loc = _locate_example(problem.message, ["red_flags", int(m.group(1))], data)
     return Problem(problem.file, linemap.line_for(loc), format_path(loc), problem.message)
 
 
