@@ -38,6 +38,7 @@ from typing import Any, Callable
 
 from agents.providers import scripted
 from transcripts.events import Usage
+from transcripts.redaction import REDACTED, redact_secrets  # noqa: F401  (REDACTED: re-exported)
 
 __all__ = [
     "ERROR_KINDS",
@@ -120,33 +121,13 @@ class ModelCallError(Exception):
 
 # -- secrets ---------------------------------------------------------------------------------------
 
-_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD", re.IGNORECASE)
-_SECRET_PATTERNS = (
-    re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}"),
-    re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]{6,}"),
-    re.compile(r"(?i)((?:api[_-]?key|x-api-key|access[_-]?token|authorization)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{6,}"),
-    re.compile(r"\b(?:AIza[0-9A-Za-z_\-]{20,}|gh[pousr]_[A-Za-z0-9]{20,}|hf_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16})\b"),
-)
-REDACTED = "[redacted]"
 MAX_ERROR_CHARS = 2000
 
 
 def redact(text: str) -> str:
-    """`text` with API keys, bearer tokens and the values of *KEY*/*TOKEN*/*SECRET* env vars removed."""
-    text = str(text)
-    values = sorted(
-        {v for k, v in os.environ.items() if _SECRET_NAME.search(k) and len(v) >= 6},
-        key=len,
-        reverse=True,
-    )
-    for value in values:
-        if value in text:
-            text = text.replace(value, REDACTED)
-    for pattern in _SECRET_PATTERNS:
-        if pattern.groups:
-            text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
-        else:
-            text = pattern.sub(REDACTED, text)
+    """`text` with API keys, bearer tokens and the values of *KEY*/*TOKEN*/*SECRET* env vars removed,
+    capped at MAX_ERROR_CHARS (for error messages; see transcripts/redaction.py)."""
+    text = redact_secrets(text)
     if len(text) > MAX_ERROR_CHARS:
         text = text[:MAX_ERROR_CHARS] + " ..."
     return text

@@ -19,6 +19,7 @@ from transcripts.events import (
     TurnTaken,
     parse_event,
 )
+from transcripts.redaction import redacted_json
 
 
 class TranscriptWriter:
@@ -37,7 +38,7 @@ class TranscriptWriter:
 
     def write(self, event: Event) -> Event:
         event.seq = self._seq
-        line = event.model_dump_json(exclude_none=False)
+        line = redacted_json(event.model_dump_json(exclude_none=False))  # no key on disk, whatever a reply echoes
         self._fh.write(line + "\n")
         self._fh.flush()
         if self._fsync:
