@@ -50,6 +50,13 @@ class TranscriptWriter:
         if not self._fh.closed:
             self._fh.close()
 
+    def discard(self) -> None:
+        """Close after a failed write (e.g. a full disk) without raising again for the unwritten buffer."""
+        try:
+            self.close()
+        except OSError:
+            pass
+
     def __enter__(self) -> TranscriptWriter:
         return self
 

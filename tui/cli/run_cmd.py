@@ -43,8 +43,12 @@ def run(case: str, team_ref: str, model: str | None, seed: int, batch: str, out_
 
     console = Console(stderr=as_json, highlight=False, soft_wrap=False)
     printer = None if (as_json or quiet) else EventPrinter(console)
+    from transcripts.locks import TranscriptBusy
+
     try:
         result = run_sync(spec, on_event=printer)
+    except TranscriptBusy as exc:
+        raise UserError(str(exc)) from None
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: the partial transcript is at {spec.path}", err=True)
         sys.exit(130)
