@@ -42,6 +42,7 @@ from agents.team import Team
 from scenarios.model import Scenario
 from transcripts.events import FINISHED_STATUSES, Event, RunEnded, Usage
 from transcripts.paths import content_hash, runs_home, slug
+from transcripts.repair import repair_cut_off
 
 __all__ = [
     "BatchError",
@@ -336,6 +337,7 @@ class BatchSummary:
     cache: dict[str, Any] | None = None
     scored: int = 0
     score_errors: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)  # transcripts whose cut-off last line was repaired
     manifest_path: Path | None = None
 
     @property
@@ -376,6 +378,7 @@ class BatchSummary:
             "by_team": self.by_team,
             "cache": self.cache,
             "score_errors": self.score_errors,
+            "repaired": self.repaired,
             "runs": [o.to_json(self.plan.out_dir) for o in self.outcomes],
         }
 
@@ -443,6 +446,8 @@ async def run_batch(
         todo: list[RunSpec] = []
         finished = set(FINISHED_STATUSES) - ({"failed"} if retry_failed else set())
         for spec in plan.runs:
+            if note := repair_cut_off(spec.path):  # then rescored, or run again when its end was cut off
+                summary.repaired.append(note)
             state = transcript_state(spec.path)
             if state.status in finished:
                 progress.skipped += 1

@@ -348,10 +348,25 @@ class Comparison:
     def has_variants(self) -> bool:
         return any(g.consistency is not None for g in self.groups)
 
+    @property
+    def scored(self) -> int:
+        """Runs with a score: the ones every mean and difference is computed from."""
+        return sum(g.scored for g in self.groups)
+
+    def coverage(self) -> str:
+        """What the report used and what it skipped, and why, in one sentence."""
+        text = f"{self.runs} runs read: {self.scored} scored (used)"
+        if self.runs - self.scored:
+            text += f", {self.runs - self.scored} unscored (not counted; run `grandrounds score` on the folder)"
+        if self.problems:
+            text += f", {len(self.problems)} unreadable file(s) skipped"
+        return text
+
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": "grandrounds-comparison", "version": 1, "source": self.source, "by": self.by, "baseline": self.baseline,
-            "runs": self.runs, "metrics": list(self.metrics),
+            "runs": self.runs, "scored": self.scored, "unscored": self.runs - self.scored, "unreadable": len(self.problems),
+            "metrics": list(self.metrics),
             "bootstrap": {"resamples": self.resamples, "seed": self.seed, "confidence": CONFIDENCE, "method": "percentile"},
             "pairing": "scenario id and seed", "groups": [g.to_json() for g in self.groups], "problems": self.problems,
         }

@@ -53,7 +53,7 @@ def to_markdown(c: Comparison) -> str:
     lines = [
         f"# Comparison by {_md_cell(c.by)}",
         "",
-        f"{c.runs} runs from `{_md_cell(c.source)}`; baseline **{_md_cell(c.baseline)}**. Means over scored runs with "
+        f"{_md_cell(c.coverage())}; from `{_md_cell(c.source)}`; baseline **{_md_cell(c.baseline)}**. Means over scored runs with "
         f"bootstrap {level}% CIs ({c.resamples:,} resamples, seed {c.seed}); differences are paired by scenario and seed.",
         "",
         f"| {c.by} | runs | overall ({level}% CI) | diff vs baseline ({level}% CI) | pairs | win rate | failure rate | cost/run | consistency |",

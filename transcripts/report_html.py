@@ -208,7 +208,7 @@ def to_html(c: Comparison) -> str:
         f"<title>grandrounds comparison by {escape(c.by)}</title>",
         f"<style>{CSS}</style></head><body>",
         f"<h1>Comparison by {escape(c.by)}</h1>",
-        f'<p class="note">{c.runs} runs from <code>{escape(c.source)}</code>; baseline <b>{escape(c.baseline)}</b>. '
+        f'<p class="note">{escape(c.coverage())}; from <code>{escape(c.source)}</code>; baseline <b>{escape(c.baseline)}</b>. '
         f"Means over scored runs with bootstrap {level}% confidence intervals (percentile, {c.resamples:,} resamples, seed {c.seed}); "
         "differences are paired by scenario and seed; win rate = share of pairs where the group's overall score is higher "
         "(wins/ties/losses in brackets).</p>",

@@ -195,6 +195,8 @@ def _print_summary(summary: Any) -> None:
         out(f"scored {c['scored']} transcript(s)")
     for problem in summary.score_errors[:5]:
         out(f"  scoring: {problem}")
+    for note in getattr(summary, "repaired", [])[:5]:
+        out(f"  repaired: {note}")
     failed = [o for o in summary.outcomes if o.status == "failed" and not o.skipped]
     for o in failed[:5]:
         out(f"  failed: {o.run_id}: {o.reason}")

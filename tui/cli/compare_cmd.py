@@ -60,7 +60,9 @@ def compare(runs_dir: Path, by: str, baseline: str | None, fmt: str | None, out_
         text = json_visible(text)
     if out_file is None:
         click.echo(text, nl=False)
+        if fmt in ("csv", "json"):  # the Markdown and HTML say it themselves
+            click.echo(visible(result.coverage(), one_line=True), err=True)
         return
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text(text, encoding="utf-8")
-    click.echo(visible(f"wrote {out_file} ({fmt}; {result.runs} runs, {len(result.groups)} groups by {by}, baseline {result.baseline})", one_line=True), err=True)
+    click.echo(visible(f"wrote {out_file} ({fmt}; {result.coverage()}; {len(result.groups)} groups by {by}, baseline {result.baseline})", one_line=True), err=True)

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tui.cli.errors import UserError
+from tui.safe_text import visible
 
 PROGRESS_AT = 2  # show a progress bar from this many files
 FILES_AT_ONCE = 4  # transcripts graded concurrently when a judge is used
@@ -25,6 +26,7 @@ class Outcome:
     status: str  # scored | current | unfinished | unreadable
     detail: str = ""
     scorecard: object | None = None  # Scorecard
+    repaired: str | None = None  # note when a cut-off last line was repaired first
 
 
 def collect(paths: tuple[Path, ...]) -> list[Path]:
@@ -44,21 +46,24 @@ async def _score_one(path: Path, judge: str | None, samples: int, force: bool) -
     from transcripts.scoring.scorecard import Scorecard
     from transcripts.store import read_transcript
 
+    from transcripts.repair import repair_cut_off
+
+    repaired = repair_cut_off(path)  # a cut-off last line is moved aside, then the run is scored again
     transcript = read_transcript(path)
     if transcript.started is None:
         why = transcript.problems[0] if transcript.problems else f"{path}: not a transcript"
-        return Outcome(path, "unreadable", why)
+        return Outcome(path, "unreadable", why, repaired=repaired)
     why_not = appendable(transcript)
     existing = current_score(transcript, judge)
     if not force and existing is not None and not needs_score(transcript, judge):
-        return Outcome(path, "current", "already scored", Scorecard.model_validate(existing.scorecard))
+        return Outcome(path, "current", "already scored", Scorecard.model_validate(existing.scorecard), repaired=repaired)
     try:
         card = await ascore_transcript(path, judge, samples, record=why_not is None, transcript=transcript)
     except ScoringError as exc:
-        return Outcome(path, "unreadable", str(exc))
+        return Outcome(path, "unreadable", str(exc), repaired=repaired)
     if why_not is not None:
-        return Outcome(path, "unfinished", f"{why_not}; scored but not recorded", card)
-    return Outcome(path, "scored", "", card)
+        return Outcome(path, "unfinished", f"{why_not}; scored but not recorded", card, repaired=repaired)
+    return Outcome(path, "scored", "", card, repaired=repaired)
 
 
 async def _score_all(files: list[Path], judge: str | None, samples: int, force: bool, console: Console) -> list[Outcome]:
@@ -120,6 +125,8 @@ def score(paths: tuple[Path, ...], judge: str | None, samples: int, force: bool,
         raise UserError(f"{exc}; check the --judge model name and its API key (nothing was recorded)") from None
 
     for o in outcomes:
+        if o.repaired:
+            err.print(Text(visible(f"repaired: {o.repaired}", one_line=True)), soft_wrap=True)
         if o.status == "unreadable":
             err.print(Text(f"skipped: {o.detail}"), soft_wrap=True)
         elif o.status == "unfinished" and len(outcomes) > 1:
