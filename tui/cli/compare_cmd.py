@@ -60,7 +60,7 @@ def compare(runs_dir: Path, by: str, baseline: str | None, fmt: str | None, out_
         text = json_visible(text)
     if out_file is None:
         click.echo(text, nl=False)
-        if fmt in ("csv", "json"):  # the Markdown and HTML say it themselves
+        if fmt == "csv":  # Markdown, HTML and JSON say it themselves
             click.echo(visible(result.coverage(), one_line=True), err=True)
         return
     out_file.parent.mkdir(parents=True, exist_ok=True)
