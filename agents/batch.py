@@ -43,6 +43,7 @@ from scenarios.model import Scenario
 from transcripts.events import FINISHED_STATUSES, Event, RunEnded, Usage
 from transcripts.paths import content_hash, runs_home, slug
 from transcripts.repair import repair_cut_off
+from transcripts.writable import OutputError, OutputWriteError, check_output_dir, describe_os_error
 
 __all__ = [
     "BatchError",
@@ -58,6 +59,9 @@ __all__ = [
 MANIFEST_FILENAME = "batch.json"
 LOCK_FILENAME = ".batch.lock"
 MIN_RUNS_FOR_RATE = 10
+
+
+WRITE_FAILURE = "write failure"  # prefix of BatchSummary.stopped when a transcript could not be written
 
 
 class BatchError(Exception):
@@ -339,6 +343,12 @@ class BatchSummary:
     score_errors: list[str] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)  # transcripts whose cut-off last line was repaired
     manifest_path: Path | None = None
+    manifest_error: str | None = None  # batch.json could not be written (e.g. the disk is full)
+
+    @property
+    def write_failed(self) -> bool:
+        """Launching stopped because a transcript could not be written."""
+        return bool(self.stopped and self.stopped.startswith(WRITE_FAILURE))
 
     @property
     def counts(self) -> dict[str, int]:
@@ -350,9 +360,11 @@ class BatchSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 all good; 130 interrupted; 3 stopped by the failure threshold."""
+        """0 all good; 130 interrupted; 3 stopped by the failure threshold; 4 output not writable."""
         if self.interrupted:
             return 130
+        if self.write_failed or self.manifest_error:
+            return 4
         if self.stopped:
             return 3
         return 0
@@ -436,7 +448,10 @@ async def run_batch(
         raise BatchError("--max-failure-rate must be between 0 and 1")
     started_at = time.perf_counter()
     out = plan.out_dir
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        check_output_dir(out)  # /proc, /sys, a file in the way, a full disk: one line, before any call
+    except OutputError as exc:
+        raise BatchError(str(exc)) from None
     cancel = cancel or asyncio.Event()
     progress = BatchProgress(total=len(plan.runs))
     notify = on_progress or (lambda _p: None)
@@ -488,7 +503,7 @@ async def run_batch(
         summary.outcomes = [outcomes[s.run_id] for s in plan.runs]
         summary.spent_now = Usage(prompt_tokens=progress.prompt_tokens, completion_tokens=progress.completion_tokens, cost_usd=progress.cost_usd)
 
-        if score and not summary.interrupted:
+        if score and not summary.interrupted and not summary.write_failed:
             progress.phase = "scoring"
             notify(progress)
             await _score_all(plan, summary, judge, judge_samples, concurrency, cancel, notify)
@@ -497,7 +512,10 @@ async def run_batch(
         _account(plan, summary)
         summary.wall_s = time.perf_counter() - started_at
         if write_manifest:
-            summary.manifest_path = write_batch_manifest(summary, command, concurrency)
+            try:
+                summary.manifest_path = write_batch_manifest(summary, command, concurrency)
+            except OSError as exc:  # the summary is still printed; the transcripts stay resumable
+                summary.manifest_error = f"cannot write {out / MANIFEST_FILENAME}: {describe_os_error(exc)}"
         notify(progress)
     return summary
 
@@ -552,6 +570,10 @@ async def _run_all(
                 if task is not None and task.cancelling():
                     _record(spec, status, reason, began)
                     raise
+            except OutputWriteError as exc:  # disk full etc.: every further run would fail the same way
+                status, reason = "interrupted", str(exc)
+                if not stop:
+                    stop.append(f"{WRITE_FAILURE}: {exc}; no new runs were started")
             except Exception as exc:  # noqa: BLE001 - isolate the run: record it, go on
                 status, reason = "failed", f"{type(exc).__name__}: {exc}"
             _record(spec, status, reason, began)

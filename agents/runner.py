@@ -22,6 +22,7 @@ from scenarios.model import Scenario
 from transcripts.events import Event, ResolutionReached, RunEnded, RunStarted, Usage
 from transcripts.paths import content_hash, make_run_id, runs_home, slug
 from transcripts.locks import claim_transcript
+from transcripts.writable import OutputWriteError
 from transcripts.store import TranscriptWriter
 
 DEFAULT_BATCH = "single"
@@ -130,8 +131,14 @@ async def arun(
         lock.release()
         raise
 
+    write_failed: list[OutputWriteError] = []
+
     def record(event: Event) -> Event:
-        writer.write(event)
+        try:
+            writer.write(event)
+        except OSError as exc:  # disk full, quota, I/O error: the run cannot be recorded
+            write_failed.append(OutputWriteError(path, exc))
+            raise write_failed[-1] from None
         if on_event is not None:
             on_event(event)
         return event
@@ -175,14 +182,22 @@ async def arun(
         turns = len(state.get("turns", [])) if state else _count_turns(path)
         rounds = min(state.get("round", 1), team.limits.max_rounds) if state else 0
         duration = time.perf_counter() - started_at
-        record(
-            RunEnded(
-                status=status, reason=reason, turns=turns, rounds=rounds, usage=usage,
-                usage_by_member=ctx.usage_by_member, duration_s=round(duration, 4),
+        try:
+            record(
+                RunEnded(
+                    status=status, reason=reason, turns=turns, rounds=rounds, usage=usage,
+                    usage_by_member=ctx.usage_by_member, duration_s=round(duration, 4),
+                )
             )
-        )
-        writer.close()
+        except OutputWriteError:
+            pass  # raised below; the transcript ends early, so a rerun redoes this run
+        if write_failed:
+            writer.discard()
+        else:
+            writer.close()
         lock.release()
+    if write_failed:
+        raise write_failed[0]
     return RunResult(spec.run_id, path, status, reason, turns, usage, duration)
 
 

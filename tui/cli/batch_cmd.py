@@ -206,6 +206,8 @@ def _print_summary(summary: Any) -> None:
         out(f"stopped early: {summary.stopped}")
     if summary.interrupted:
         out("interrupted: runs in flight were recorded as `interrupted`; run the same command again to resume")
-    out(f"results: {summary.plan.out_dir}  (manifest: {summary.manifest_path})")
+    out(f"results: {summary.plan.out_dir}  (manifest: {summary.manifest_path or 'not written'})")
+    if getattr(summary, "write_failed", False) or getattr(summary, "manifest_error", None):
+        click.echo(f"grandrounds: error: {summary.manifest_error or summary.stopped}", err=True)
     if not summary.interrupted:
         out(f"next: grandrounds compare {summary.plan.out_dir} --by team")

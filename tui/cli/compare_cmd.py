@@ -63,6 +63,9 @@ def compare(runs_dir: Path, by: str, baseline: str | None, fmt: str | None, out_
         if fmt == "csv":  # Markdown, HTML and JSON say it themselves
             click.echo(visible(result.coverage(), one_line=True), err=True)
         return
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    out_file.write_text(text, encoding="utf-8")
+    try:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{out_file}: cannot write: {exc.strerror or exc}") from None
     click.echo(visible(f"wrote {out_file} ({fmt}; {result.coverage()}; {len(result.groups)} groups by {by}, baseline {result.baseline})", one_line=True), err=True)

@@ -44,10 +44,12 @@ def run(case: str, team_ref: str, model: str | None, seed: int, batch: str, out_
     console = Console(stderr=as_json, highlight=False, soft_wrap=False)
     printer = None if (as_json or quiet) else EventPrinter(console)
     from transcripts.locks import TranscriptBusy
+    from transcripts.writable import OutputError, OutputWriteError, check_output_dir
 
     try:
+        check_output_dir(spec.directory)
         result = run_sync(spec, on_event=printer)
-    except TranscriptBusy as exc:
+    except (TranscriptBusy, OutputError, OutputWriteError) as exc:
         raise UserError(str(exc)) from None
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: the partial transcript is at {spec.path}", err=True)
