@@ -14,6 +14,8 @@ from rich.console import Console
 
 from tui.cli.errors import UserError
 
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name))
+
 
 @click.command(
     epilog="""\b
@@ -100,12 +102,15 @@ async def _main(plan: Any, concurrency: int, err: Console, *, show_progress: boo
     def on_sigint() -> None:
         cancel.set()
         err.print("\nstopping: waiting for runs in flight to record `interrupted` (Ctrl-C again to quit at once)", markup=False)
-        loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C raises KeyboardInterrupt
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)  # a second Ctrl-C raises KeyboardInterrupt; a second SIGTERM kills
 
-    try:
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
-    except (NotImplementedError, RuntimeError):  # pragma: no cover - not the main thread / Windows
-        pass
+    # SIGTERM (timeout, container stop, Slurm) is handled like Ctrl-C: `interrupted`, batch.json, summary.
+    for sig in STOP_SIGNALS:
+        try:
+            loop.add_signal_handler(sig, on_sigint)
+        except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover - not the main thread / Windows
+            pass
     view = _ProgressView(err, len(plan.runs)) if show_progress else None
     try:
         if view is not None:
@@ -114,10 +119,11 @@ async def _main(plan: Any, concurrency: int, err: Console, *, show_progress: boo
     finally:
         if view is not None:
             view.stop()
-        try:
-            loop.remove_signal_handler(signal.SIGINT)
-        except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover
-            pass
+        for sig in STOP_SIGNALS:
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover
+                pass
 
 
 class _ProgressView:

@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 
 from tui.cli.errors import UserError
+from tui.cli.signals import sigterm_as_sigint
 from tui.cli.loading import load_case, load_team_ref
 
 
@@ -48,7 +49,8 @@ def run(case: str, team_ref: str, model: str | None, seed: int, batch: str, out_
 
     try:
         check_output_dir(spec.directory)
-        result = run_sync(spec, on_event=printer)
+        with sigterm_as_sigint():
+            result = run_sync(spec, on_event=printer)
     except (TranscriptBusy, OutputError, OutputWriteError) as exc:
         raise UserError(str(exc)) from None
     except KeyboardInterrupt:
