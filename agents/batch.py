@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agents.model_specs import AUTH_FAILURES_TO_STOP, AUTH_REASON
 from agents.runner import RunSpec, arun
 from agents.team import Team
 from scenarios.model import Scenario
@@ -533,6 +534,7 @@ async def _run_all(
     """A fixed pool of workers pulling from one iterator: memory does not grow with the batch."""
     queue = iter(todo)
     stop: list[str] = []
+    auth_failures: list[str] = []
 
     def on_event(event: Event) -> None:
         usage = getattr(event, "usage", None)
@@ -577,6 +579,10 @@ async def _run_all(
             except Exception as exc:  # noqa: BLE001 - isolate the run: record it, go on
                 status, reason = "failed", f"{type(exc).__name__}: {exc}"
             _record(spec, status, reason, began)
+            if status == "failed" and reason.startswith(AUTH_REASON):
+                auth_failures.append(reason)
+                if len(auth_failures) >= AUTH_FAILURES_TO_STOP and not stop:
+                    stop.append(f"authentication failed in {len(auth_failures)} runs ({reason}); no new runs were started")
             check_threshold()
             notify(progress)
 

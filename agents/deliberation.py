@@ -25,6 +25,7 @@ from langgraph.types import Send
 from pydantic import BaseModel, ValidationError
 
 from agents.gateway import ModelCall, ModelCallError, acomplete
+from agents.model_specs import AuthenticationFailed
 from agents.prompting import (
     build_chair_decision_messages,
     build_resolution_messages,
@@ -170,6 +171,10 @@ async def call_structured(
             reply = await acomplete(call)
         except ModelCallError as exc:
             error = f"{exc.kind}: {exc}"
+            if exc.kind == "auth":  # every further call would be refused too: end the run now
+                ctx.record(ModelErrored(member=role, purpose=kind, attempt=attempt, error_type=exc.kind, message=str(exc), will_retry=False))
+                ctx.add_usage(role, usage)
+                raise AuthenticationFailed(f"the provider refused the credentials for {call.model}: {exc}") from None
             ctx.record(ModelErrored(member=role, purpose=kind, attempt=attempt, error_type=exc.kind, message=str(exc), will_retry=will_retry))
             continue
         usage = usage + reply.usage

@@ -724,3 +724,21 @@ def complete(call: ModelCall) -> ModelReply:
         return asyncio.run(acomplete(call))
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:  # called from inside a loop
         return pool.submit(asyncio.run, acomplete(call)).result()
+
+
+def provider_problem(model: str) -> str | None:
+    """Why litellm cannot route `model` (no or unknown provider), or None. Imports litellm (lazily);
+    router model names and the built-in `scripted/` and `local/` models are always routable."""
+    if model in _ROUTER_NAMES or _is_scripted(model) or model.startswith("local/"):
+        return None
+    litellm = litellm_module()
+    try:
+        litellm.get_llm_provider(model)
+    except Exception:  # noqa: BLE001 - litellm raises its own BadRequestError subclasses
+        prefix = model.split("/", 1)[0] if "/" in model else ""
+        known = sorted(str(getattr(p, "value", p)) for p in getattr(litellm, "provider_list", []))
+        close = [p for p in known if prefix and (p.startswith(prefix[:3]) or prefix.startswith(p[:3]))][:5]
+        hint = f"; did you mean {', '.join(close)}?" if close else f"; use provider/model, e.g. openai/gpt-4o-mini ({len(known)} providers known to litellm)"
+        what = f"unknown provider {prefix!r}" if prefix else "no provider"
+        return f"model {model!r}: {what}{hint}"
+    return None

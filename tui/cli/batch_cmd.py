@@ -67,7 +67,7 @@ def batch(
         raise UserError("nothing to run: no scenarios")
     from tui.cli.run_cmd import _check_models
 
-    _check_models({m for spec in plan.runs[:1] + plan.runs[-1:] for m in spec.models.values()} | ({judge} if judge else set()))
+    _check_models({m for spec in plan.runs for m in spec.models.values()} | ({judge} if judge else set()))
     err = Console(stderr=True, highlight=False)
     err.print(
         f"batch {plan.batch}: {len(plan.runs)} runs ({plan.scenarios} scenarios x {len(teams)} team(s) x "

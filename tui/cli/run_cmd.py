@@ -83,7 +83,14 @@ def run(case: str, team_ref: str, model: str | None, seed: int, batch: str, out_
 
 
 def _check_models(models: set[str]) -> None:
-    """Fail before the run starts when the embedded model is asked for but not installed."""
+    """Fail before the run starts on a bad model name (see agents/model_specs.py), or when the
+    embedded model is asked for but not installed."""
+    from agents.model_specs import model_problems
+
+    problems = model_problems(sorted(models))
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise UserError(problems[0] + more)
     if any(m.startswith("local/") for m in models):
         from agents.providers.local import LocalModelUnavailable, check_available
 
