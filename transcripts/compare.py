@@ -219,6 +219,26 @@ def _text(value: Any) -> str:
     return NONE_GROUP if value is None else str(value)
 
 
+def known_keys(runs: Sequence[RunRecord], limit: int = 40) -> list[str]:
+    """Grouping keys these runs record: the built-in ones, settings / sampling / limits keys, top-level
+    values of run_started, and dotted paths into its mappings (scenario.specialty, variant.attribute)."""
+    keys: dict[str, None] = dict.fromkeys(_BUILTIN_KEYS)
+    for run in runs[:50]:
+        started = run.started
+        for section in ("settings", "sampling", "limits"):
+            values = started.get(section)
+            if isinstance(values, dict):
+                keys.update(dict.fromkeys(str(k) for k in values))
+        for key, value in started.items():
+            if isinstance(value, dict) and key not in ("settings", "sampling", "limits"):
+                keys.update(dict.fromkeys(f"{key}.{k}" for k, v in value.items() if not isinstance(v, (dict, list))))
+            elif not isinstance(value, (dict, list)):
+                keys[str(key)] = None
+        if run.variant:
+            keys.update(dict.fromkeys(f"variant.{k}" for k in run.variant))
+    return list(keys)[:limit]
+
+
 # -- statistics --------------------------------------------------------------------------------------
 
 
@@ -434,6 +454,9 @@ def compare_runs(
     groups: dict[str, list[RunRecord]] = defaultdict(list)
     for run in runs:
         groups[group_value(run, by)].append(run)
+    if by not in _BUILTIN_KEYS and list(groups) == [NONE_GROUP]:  # no run records this key: a typo, not one group
+        shown = by if len(by) <= 60 else by[:57] + "..."
+        raise CompareError(f"no run records the key {shown!r}; known keys: {', '.join(known_keys(runs))}")
     names = sorted(groups)
     if baseline is None:
         baseline = names[0]

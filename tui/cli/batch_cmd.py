@@ -14,6 +14,23 @@ from rich.console import Console
 
 from tui.cli.errors import UserError
 
+PLAN_CONFIRM_ABOVE = 5_000  # runs; a bigger plan needs --yes
+
+
+def _count_cases(cases: tuple[str, ...]) -> int:
+    """How many scenario files the CASE arguments name (a folder counts its files), without loading them."""
+    from scenarios.loader import iter_scenario_files
+
+    count = 0
+    for case in cases:
+        path = Path(case)
+        try:
+            count += len(iter_scenario_files(path)) if path.is_dir() else 1
+        except Exception:  # noqa: BLE001 - planning reports bad arguments properly
+            count += 1
+    return count
+
+
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name))
 
 
@@ -29,8 +46,10 @@ Examples:
 \b
 Re-running the same command resumes: finished runs (completed, limit_reached, failed) are skipped,
 interrupted or killed ones run again; --retry-failed runs failed ones again too. Ctrl-C stops the
-batch: runs in flight end as `interrupted`, the summary is printed, exit code 130. Exit code 3
-means --max-failure-rate stopped the batch. Results: the transcripts and batch.json in --out.
+batch (so does SIGTERM): runs in flight end as `interrupted`, the summary is printed, exit code 130.
+Exit code 3 means --max-failure-rate (or three refused API keys) stopped the batch; 4 means the
+output could not be written (disk full): free space and run the same command again. A plan of more
+than 5,000 runs needs --yes. Results: the transcripts and batch.json in --out.
 Then: grandrounds compare OUT --by team
 """
 )
@@ -51,14 +70,21 @@ Then: grandrounds compare OUT --by team
 @click.option("--judge-samples", default=1, show_default=True, type=click.IntRange(1, 9), help="Judge samples per rubric criterion.")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest (batch.json) on stdout instead of the text summary.")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
+@click.option("--yes", "-y", is_flag=True, help=f"Run a plan of more than {PLAN_CONFIRM_ABOVE:,} runs (e.g. --repeats 100000).")
 def batch(
     cases: tuple[str, ...], teams: tuple[str, ...], models: tuple[str, ...], repeats: int, seed: int, concurrency: int,
     out_dir: Path | None, batch_name: str | None, cache: bool, retry_failed: bool, max_failure_rate: float | None,
-    min_runs: int, score: bool, judge: str | None, judge_samples: int, as_json: bool, no_progress: bool,
+    min_runs: int, score: bool, judge: str | None, judge_samples: int, as_json: bool, no_progress: bool, yes: bool,
 ) -> None:
     """Run every CASE (scenario files, folders or library ids) with every --team, --model and seed."""
     from agents.batch import BatchError, plan_batch
 
+    planned = _count_cases(cases) * len(teams) * max(1, len(models)) * repeats  # before planning: it takes memory
+    if planned > PLAN_CONFIRM_ABOVE and not yes:
+        raise UserError(
+            f"this plan has about {planned:,} runs ({_count_cases(cases)} case(s) x {len(teams)} team(s) x "
+            f"{max(1, len(models))} model(s) x {repeats:,} repeat(s)); add --yes to run more than {PLAN_CONFIRM_ABOVE:,}"
+        )
     try:
         plan = plan_batch(cases, teams, models=list(models) or [None], repeats=repeats, seed=seed, out_dir=out_dir, batch=batch_name)
     except BatchError as exc:

@@ -31,6 +31,8 @@ from scenarios.model import DIMENSIONS, Scenario
 from tui.cli.errors import UserError
 from tui.safe_text import json_visible, safe_model, visible
 
+ERROR_LINE_LIMIT = 1000  # characters of one problem line (a 1 MB id is elided, not echoed)
+
 VERDICT_STYLE = {"preferred": "bold green", "acceptable": "yellow", "unacceptable": "bold red"}
 
 
@@ -310,7 +312,7 @@ def validate(paths: tuple[str, ...]) -> None:
         if problems:
             bad += 1
             for problem in problems:
-                click.echo(visible(problem, one_line=True))
+                click.echo(visible(problem, one_line=True, limit=ERROR_LINE_LIMIT))
         else:
             click.echo(visible(f"ok  {f}"))
     if files:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tui.cli.errors import UserError
+from tui.cli.signals import sigterm_as_sigint
 from tui.safe_text import visible
 
 PROGRESS_AT = 2  # show a progress bar from this many files
@@ -66,8 +68,10 @@ async def _score_one(path: Path, judge: str | None, samples: int, force: bool) -
     return Outcome(path, "scored", "", card, repaired=repaired)
 
 
-async def _score_all(files: list[Path], judge: str | None, samples: int, force: bool, console: Console) -> list[Outcome]:
-    outcomes: list[Outcome] = []
+async def _score_all(files: list[Path], judge: str | None, samples: int, force: bool, console: Console,
+                     outcomes: list[Outcome] | None = None) -> list[Outcome]:
+    """Score `files`; each outcome is appended to `outcomes` as it is known (so Ctrl-C can report them)."""
+    outcomes = [] if outcomes is None else outcomes
     show = len(files) >= PROGRESS_AT and console.is_terminal
     with Progress(
         TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -84,10 +88,13 @@ async def _score_all(files: list[Path], judge: str | None, samples: int, force: 
         async def one(path: Path) -> Outcome:
             async with limit:
                 result = await _score_one(path, judge, samples, force)
+            outcomes.append(result)
             progress.advance(task)
             return result
 
-        return list(await asyncio.gather(*(one(p) for p in files)))
+        done = list(await asyncio.gather(*(one(p) for p in files)))
+        outcomes[:] = done  # in file order
+        return outcomes
     return outcomes
 
 
@@ -119,10 +126,20 @@ def score(paths: tuple[Path, ...], judge: str | None, samples: int, force: bool,
     out = Console(highlight=False)
     from transcripts.scoring import JudgeUnavailable
 
+    outcomes: list[Outcome] = []
     try:
-        outcomes = asyncio.run(_score_all(files, judge, samples, force, err))
+        with sigterm_as_sigint():
+            asyncio.run(_score_all(files, judge, samples, force, err, outcomes))
     except JudgeUnavailable as exc:
         raise UserError(f"{exc}; check the --judge model name and its API key (nothing was recorded)") from None
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: say what was done; every recorded score is kept
+        recorded = sum(o.status == "scored" for o in outcomes)
+        click.echo(
+            f"\ninterrupted: {len(outcomes)} of {len(files)} transcripts done ({recorded} scored and recorded, "
+            f"{sum(o.status == 'current' for o in outcomes)} already scored); run the same command again to score the rest",
+            err=True,
+        )
+        sys.exit(130)
 
     for o in outcomes:
         if o.repaired:

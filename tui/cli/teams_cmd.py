@@ -16,7 +16,7 @@ from agents.team import Team
 from agents.team_loader import TeamError, find_team, list_teams, resolve_prompt, team_problems, team_snapshot
 from scenarios.loader import SUFFIXES
 from tui.cli.errors import UserError
-from tui.cli.scenarios_cmd import console, display_path, first_problem
+from tui.cli.scenarios_cmd import ERROR_LINE_LIMIT, console, display_path, first_problem
 from tui.safe_text import json_visible, safe_model, visible
 
 
@@ -165,7 +165,7 @@ def validate(paths: tuple[str, ...]) -> None:
         if problems:
             bad += 1
             for problem in problems:
-                click.echo(visible(problem, one_line=True))
+                click.echo(visible(problem, one_line=True, limit=ERROR_LINE_LIMIT))
         else:
             click.echo(visible(f"ok  {f}"))
     if files:
