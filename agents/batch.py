@@ -43,6 +43,7 @@ from agents.team import Team
 from scenarios.model import Scenario
 from transcripts.events import FINISHED_STATUSES, Event, RunEnded, Usage
 from transcripts.paths import content_hash, runs_home, slug
+from transcripts.locks import TranscriptBusy
 from transcripts.repair import repair_cut_off
 from transcripts.writable import OutputError, OutputWriteError, check_output_dir, describe_os_error
 
@@ -572,6 +573,8 @@ async def _run_all(
                 if task is not None and task.cancelling():
                     _record(spec, status, reason, began)
                     raise
+            except TranscriptBusy as exc:  # another process writes this run id: leave it alone, redo it next time
+                status, reason = "interrupted", str(exc)
             except OutputWriteError as exc:  # disk full etc.: every further run would fail the same way
                 status, reason = "interrupted", str(exc)
                 if not stop:

@@ -106,3 +106,15 @@ def test_agentclinic_import_drops_control_characters(tmp_path: Path) -> None:
     loaded = yaml.safe_load(text)
     assert_clean(json.dumps(loaded, ensure_ascii=False))
     assert_clean(run("scenarios", "show", str(written[0])).output)
+
+
+def test_score_output_of_a_hostile_reply_prints_no_raw_escape(tmp_path: Path) -> None:
+    scenario = case_dict(red_flags=[{"id": "RF1", "description": "Sends her home.", "dimension": "safety",
+                                     "pattern": "(?i)go home.*"}])
+    path = write_transcript(tmp_path / "r.jsonl", scenario, "Go home \u202enow\x1b]52;c;eA==\x07.")
+    for args in (("score", str(path), "--json"), ("score", str(path), "--force"), ("score", str(tmp_path), "--json", "--force")):
+        result = run(*args)
+        assert result.exit_code == 0, result.output
+        assert_clean(result.output)
+    card = json.loads(run("score", str(path), "--json").stdout)
+    assert "Go home" in next(i for i in card["items"] if i["id"] == "red_flag:RF1")["reason"]

@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 
 from tui.cli.errors import UserError
+from tui.safe_text import json_visible
 
 PLAN_CONFIRM_ABOVE = 5_000  # runs; a bigger plan needs --yes
 
@@ -112,7 +113,7 @@ def batch(
         click.echo(f"\ninterrupted; transcripts so far are in {plan.out_dir}", err=True)
         sys.exit(130)
     if as_json:
-        click.echo(json.dumps(summary.manifest(command, concurrency) | {"manifest": str(summary.manifest_path)}, indent=2, ensure_ascii=False))
+        click.echo(json_visible(json.dumps(summary.manifest(command, concurrency) | {"manifest": str(summary.manifest_path)}, indent=2, ensure_ascii=False)))
     else:
         _print_summary(summary)
     if summary.exit_code:

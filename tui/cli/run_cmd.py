@@ -10,8 +10,9 @@ import click
 from rich.console import Console
 
 from tui.cli.errors import UserError
-from tui.cli.signals import sigterm_as_sigint
 from tui.cli.loading import load_case, load_team_ref
+from tui.cli.signals import sigterm_as_sigint
+from tui.safe_text import json_visible
 
 
 @click.command(
@@ -74,7 +75,7 @@ def run(case: str, team_ref: str, model: str | None, seed: int, batch: str, out_
             "resolution": _resolution(result.path),
             "scorecard": scorecard.model_dump(mode="json") if scorecard is not None else None,
         }
-        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        click.echo(json_visible(json.dumps(summary, indent=2, ensure_ascii=False)))
     else:
         overall = f"  overall score {scorecard.overall:.0f}/100" if scorecard is not None and scorecard.overall is not None else ""
         click.echo(f"{result.status}: {result.path}{overall}")

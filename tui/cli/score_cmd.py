@@ -16,7 +16,7 @@ from rich.text import Text
 
 from tui.cli.errors import UserError
 from tui.cli.signals import sigterm_as_sigint
-from tui.safe_text import visible
+from tui.safe_text import json_visible, visible
 
 PROGRESS_AT = 2  # show a progress bar from this many files
 FILES_AT_ONCE = 4  # transcripts graded concurrently when a judge is used
@@ -164,7 +164,7 @@ def _show_one(o: Outcome, out: Console, err: Console, as_json: bool) -> None:
     if o.scorecard is None:
         return
     if as_json:
-        click.echo(json.dumps(o.scorecard.model_dump(mode="json"), indent=2, ensure_ascii=False))  # type: ignore[union-attr]
+        click.echo(json_visible(json.dumps(o.scorecard.model_dump(mode="json"), indent=2, ensure_ascii=False)))  # type: ignore[union-attr]
     else:
         out.print(render_scorecard(o.scorecard, title=f"Scorecard: {o.path.name}"))  # type: ignore[arg-type]
     if o.status == "current":
@@ -187,7 +187,7 @@ def _show_many(outcomes: list[Outcome], out: Console, as_json: bool) -> None:
             }
             for o in outcomes
         ]
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(json_visible(json.dumps(rows, indent=2, ensure_ascii=False)))
         return
     counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("scored", "current", "unfinished", "unreadable")}
     out.print(
