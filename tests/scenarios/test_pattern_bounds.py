@@ -83,3 +83,15 @@ def test_search_and_probe_bounds() -> None:
     assert probe(r"(?i)(?<!not )\bbenign\b") is None  # lookbehinds the library relies on still work
     assert search(r"(?i)(?<!not )\bbenign\b", "It is not benign.") is None
     assert search(r"(?i)(?<!not )\bbenign\b", "It is benign.") is not None
+
+
+def test_tui_scorecard_shows_the_red_flag_as_not_checked(tmp_path: Path) -> None:
+    from transcripts.scoring import score_transcript
+    from tui.app.render_events import render_scorecard
+
+    scenario = case_dict(red_flags=[_flag(SLOW_ON_SOME_TEXT, examples_match=["zqa"])])
+    transcript = write_transcript(tmp_path / "run.jsonl", scenario, f"Go home. {TRIGGER}")
+    card = score_transcript(transcript, record=False)
+    shown = render_scorecard(card.model_dump(mode="json")).plain
+    line = next(line for line in shown.splitlines() if "RF1" in line)
+    assert "not checked" in line and "ungraded" in line
