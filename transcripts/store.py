@@ -19,7 +19,7 @@ from transcripts.events import (
     TurnTaken,
     parse_event,
 )
-from transcripts.redaction import redacted_json
+from transcripts.redaction import redacted_json, secret_values
 
 
 class TranscriptWriter:
@@ -35,10 +35,11 @@ class TranscriptWriter:
         self._seq = _count_lines(self.path)
         self._fh: IO[str] = open(self.path, "a", encoding="utf-8")
         self._fsync = fsync
+        self._secrets = secret_values()  # read once per writer (a run): the environment does not change mid-run
 
     def write(self, event: Event) -> Event:
         event.seq = self._seq
-        line = redacted_json(event.model_dump_json(exclude_none=False))  # no key on disk, whatever a reply echoes
+        line = redacted_json(event.model_dump_json(exclude_none=False), self._secrets)  # no key on disk, whatever a reply echoes
         self._fh.write(line + "\n")
         self._fh.flush()
         if self._fsync:
@@ -85,6 +86,8 @@ class Transcript:
     events: list[Event] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     truncated: bool = False
+    size: int = -1  # bytes read, and the file's mtime then: a writer can tell whether it changed since
+    mtime_ns: int = -1
 
     @property
     def started(self) -> RunStarted | None:
@@ -135,7 +138,10 @@ def read_transcript(path: Path) -> Transcript:
     path = Path(path)
     result = Transcript(path=path)
     try:
+        stat = path.stat()
         data = path.read_bytes()
+        if len(data) == stat.st_size:
+            result.size, result.mtime_ns = stat.st_size, stat.st_mtime_ns
     except OSError as exc:
         result.problems.append(f"{path}: cannot read: {exc.strerror or exc}")
         return result

@@ -76,3 +76,11 @@ def test_writer_redacts_every_string(tmp_path: Path, monkeypatch: pytest.MonkeyP
     text = path.read_text(encoding="utf-8")
     assert "quote-123456" not in text and "abcdefghij" not in text
     assert read_transcript(path).events[0].reason.count("[redacted]") == 2
+
+
+def test_words_that_look_like_markers_are_not_rewritten(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    reason = "high-risk-patient; prior authorization pending; no key here"
+    with TranscriptWriter(path) as w:
+        w.write(RunEnded(status="completed", rounds=1, reason=reason))
+    assert read_transcript(path).events[0].reason == reason

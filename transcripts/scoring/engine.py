@@ -112,13 +112,15 @@ def _append(path: Path, transcript: Transcript, event: Scored) -> bool:
     except TranscriptBusy:
         raise ScoringError(f"{path}: another process is writing this transcript; score not recorded (score it again later)") from None
     with lock:
-        now = read_transcript(path)
+        fh = lock.fh
+        assert fh is not None
+        stat = os.fstat(fh.fileno())
+        unchanged = transcript.size >= 0 and (stat.st_size, stat.st_mtime_ns) == (transcript.size, transcript.mtime_ns)
+        now = transcript if unchanged else read_transcript(path)  # re-read only when it may have changed
         if len(now.events) != len(transcript.events) or now.truncated != transcript.truncated:
             if any(s.scorer_version == event.scorer_version and s.judge == event.judge for s in now.scores[len(transcript.scores):]):
                 return False  # another scorer got there first: no duplicate
             raise ScoringError(f"{path}: changed since it was read; score not recorded (score it again)")
-        fh = lock.fh
-        assert fh is not None
         fh.seek(0, os.SEEK_END)
         size = fh.tell()
         if size:
