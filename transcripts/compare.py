@@ -116,21 +116,17 @@ def record_of(transcript: Transcript) -> RunRecord | None:
     scenario = data.get("scenario") or {}
     score = transcript.latest_score()
     scores: dict[str, float | None] = {}
-    if score is not None:
+    if score is not None and score.scorecard is not None:
         card = score.scorecard
-        scores["overall"] = _num(card.get("overall"))
-        dims = card.get("dimensions") or {}
+        scores["overall"] = _num(card.overall)
         for dim in DIMENSIONS:
-            scores[dim] = _num((dims.get(dim) or {}).get("score"))
+            entry = card.dimensions.get(dim)
+            scores[dim] = _num(entry.score if entry is not None else None)
     ended = transcript.ended
     resolution = transcript.resolution
     choices = None
-    if resolution is not None and resolution.ok and isinstance(resolution.resolution, dict):
-        choices = {
-            str(c.get("conflict")): str(c.get("option"))
-            for c in resolution.resolution.get("choices") or []
-            if isinstance(c, dict)
-        }
+    if resolution is not None and resolution.ok and resolution.resolution is not None:
+        choices = resolution.resolution.chosen()
     variant = scenario.get("variant") if isinstance(scenario.get("variant"), dict) else None
     return RunRecord(
         path=transcript.path,

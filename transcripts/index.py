@@ -245,14 +245,12 @@ def summarise_transcript(transcript: Transcript, rel_path: str = "") -> RunRow:
             problems.append("the run has no run_ended event (interrupted or still running)")
     score = transcript.latest_score()
     if score is not None:
-        card = score.scorecard if isinstance(score.scorecard, dict) else {}
+        card = score.scorecard
         row.scored = True
-        row.overall = _number(card.get("overall"))
-        dims = card.get("dimensions") if isinstance(card.get("dimensions"), dict) else {}
+        row.overall = _number(card.overall) if card is not None else None
         for dim in DIMENSIONS:
-            entry = dims.get(dim)
-            value = entry.get("score") if isinstance(entry, dict) else entry
-            setattr(row, dim, _number(value))
+            entry = card.dimensions.get(dim) if card is not None else None
+            setattr(row, dim, _number(entry.score if entry is not None else None))
     row.problems = "; ".join(problems)
     return row
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import BaseModel
 from rich.text import Text
 
 from scenarios.model import DIMENSIONS
@@ -44,6 +45,8 @@ ITEM_HANG = 10  # a scorecard item's label and reason start here, after "  {poin
 
 
 def _d(value: Any) -> dict[str, Any]:
+    if isinstance(value, BaseModel):  # a typed payload (turn, resolution, scorecard): render its fields
+        return value.model_dump(mode="json")
     return value if isinstance(value, dict) else {}
 
 

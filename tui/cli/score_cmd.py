@@ -41,7 +41,6 @@ def collect(paths: tuple[Path, ...]) -> list[Path]:
 
 async def _score_one(path: Path, judge: str | None, samples: int, force: bool) -> Outcome:
     from transcripts.scoring import ScoringError, appendable, ascore_transcript, current_score, needs_score
-    from transcripts.scoring.scorecard import Scorecard
     from transcripts.store import read_transcript
 
     transcript = read_transcript(path)
@@ -51,7 +50,7 @@ async def _score_one(path: Path, judge: str | None, samples: int, force: bool) -
     why_not = appendable(transcript)
     existing = current_score(transcript, judge)
     if not force and existing is not None and not needs_score(transcript, judge):
-        return Outcome(path, "current", "already scored", Scorecard.model_validate(existing.scorecard))
+        return Outcome(path, "current", "already scored", existing.scorecard)
     try:
         card = await ascore_transcript(path, judge, samples, record=why_not is None, transcript=transcript)
     except ScoringError as exc:
