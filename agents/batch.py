@@ -587,6 +587,7 @@ async def _score_all(
     cancel: asyncio.Event,
     notify: Callable[[BatchProgress], None],
 ) -> None:
+    from agents.judging import gateway_complete
     from transcripts.scoring import JudgeUnavailable, ScoringError, ascore_transcript, needs_score, record_score, score_transcript_rules
     from transcripts.store import read_transcript
 
@@ -623,7 +624,7 @@ async def _score_all(
             if path is None:
                 return
             try:
-                await ascore_transcript(path, judge, samples)
+                await ascore_transcript(path, judge, samples, complete=gateway_complete)
                 summary.scored += 1
             except JudgeUnavailable as exc:
                 gave_up.append(f"judge {judge} unavailable: {exc}")

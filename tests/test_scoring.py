@@ -12,7 +12,8 @@ from scenarios.model import Scenario
 from transcripts.events import ResolutionReached, RunEnded, RunStarted, TurnTaken, Usage
 from transcripts.scoring import SCORER_VERSION, needs_score, score_transcript
 from transcripts.scoring.aggregate import aggregate
-from transcripts.scoring.judge import JudgeRequest, parse_judgement, scripted_judge_reply
+from agents.providers.scripted_judge import scripted_judge_reply
+from transcripts.scoring.judge import JudgeRequest, parse_judgement
 from transcripts.scoring.scorecard import Scorecard, ScoreItem
 from transcripts.store import TranscriptWriter, read_transcript
 
@@ -374,9 +375,11 @@ def test_some_failed_judge_calls_leave_criteria_ungraded(tmp_path: Path) -> None
 
 
 def test_bench_scoring_reports_throughput() -> None:
+    from agents.bench import scripted_bench_transcript
     from transcripts.scoring.bench import bench_scoring
 
-    figures = bench_scoring(20)
+    figures = bench_scoring(20, make_source=scripted_bench_transcript)
+    assert figures["source"].startswith("scripted/preferred run of")
     assert figures["transcripts"] == 20 and figures["transcripts_per_s"] > 0 and figures["overall"] == 100.0
 
 

@@ -550,3 +550,9 @@ def _delay(latency: float, timeout_s: float | None) -> float:
 def _check_latency(latency: float, timeout_s: float | None) -> None:
     if timeout_s is not None and latency > timeout_s:
         raise ScriptedFailure("timeout", f"scripted latency {latency}s exceeds the call's timeout of {timeout_s}s")
+
+
+# The scorer's judge calls (kind "judge") are answered by the scripted judge.
+from agents.providers.scripted_judge import build_judgement as _build_judgement  # noqa: E402
+
+register_builder("judge", _build_judgement)
