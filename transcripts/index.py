@@ -19,13 +19,13 @@ import os
 import sqlite3
 import threading
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from scenarios.model import DIMENSIONS
 from transcripts.events import RunStarted, TurnTaken
+from transcripts.run_model import main_model
 from transcripts.store import Transcript, read_transcript
 
 __all__ = [
@@ -184,19 +184,7 @@ class TeamSummary:
 
 
 def _main_model(started: RunStarted) -> str:
-    settings = started.settings if isinstance(started.settings, dict) else {}
-    override = settings.get("model_override") or settings.get("model")
-    if isinstance(override, str) and override:
-        return override
-    models = [m for m in started.models.values() if isinstance(m, str)]
-    if not models:
-        return ""
-    counts = Counter(models)
-    best = max(counts.values())
-    chair = started.team.get("chair", {}).get("role") if isinstance(started.team, dict) else None
-    if chair and counts.get(started.models.get(chair, ""), 0) == best:
-        return started.models[chair]
-    return next(m for m in models if counts[m] == best)
+    return main_model(started)
 
 
 def _short_problem(problem: str, path: Path) -> str:

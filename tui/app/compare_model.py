@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scenarios.model import DIMENSIONS
+from transcripts.run_model import main_model, main_model_of
 from transcripts.store import Transcript
 from tui.app.replay_model import ReplayModel
 
@@ -72,16 +73,13 @@ def _side(transcript: Transcript) -> RunSide:
     if resolution is not None and resolution.resolution is not None:
         recommendation = resolution.resolution.final_recommendation
     started = transcript.started
-    label = f"{started.team_id} · {model_name(started.models, started.settings)}" if started else transcript.path.name
+    label = f"{started.team_id} · {main_model(started)}" if started else transcript.path.name
     return RunSide(transcript, model, label, choices, raised, favoured, scores, overall, recommendation)
 
 
-def model_name(models: dict[str, str], settings: dict[str, Any] | None = None) -> str:
-    override = (settings or {}).get("model_override") or (settings or {}).get("model")
-    if isinstance(override, str) and override:
-        return override
-    values = list(models.values())
-    return max(set(values), key=values.count) if values else ""
+def model_name(models: dict[str, str], settings: dict[str, Any] | None = None, chair: str | None = None) -> str:
+    """The run's model, by the one rule (transcripts.run_model)."""
+    return main_model_of(models, settings, chair)
 
 
 def compare_runs(a: Transcript, b: Transcript) -> tuple[RunSide, RunSide, list[ConflictComparison]]:
