@@ -116,12 +116,9 @@ def bench_embedded(scenario: Scenario, team: Team, snapshot: dict[str, Any], out
 def scripted_bench_transcript(path: Path, scenario: Scenario) -> str | None:
     """A real `scripted/preferred` run of the default team, written to `path`; None if it cannot run."""
     try:
-        from agents.team_loader import find_team, load_team, team_snapshot
+        from agents.specs import run_spec
 
-        team_path = find_team("default")
-        team = load_team(team_path)
-        spec = RunSpec(scenario=scenario, team=team, team_snapshot=team_snapshot(team, team_path),
-                       model="scripted/preferred", seed=0, batch="bench", out_dir=path.parent / "run")
+        spec = run_spec(scenario, "default", model="scripted/preferred", seed=0, batch="bench", out_dir=path.parent / "run")
         result = run_sync(spec)
     except Exception:  # noqa: BLE001 - the caller synthesises one instead
         return None

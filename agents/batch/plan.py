@@ -86,14 +86,13 @@ def _load_scenarios(files: list[Path]) -> list[Scenario]:
 
 
 def _load_teams(teams: Sequence[str | Path]) -> list[tuple[Team, dict[str, Any]]]:
-    from agents.team_loader import TeamError, find_team, load_team, team_snapshot
+    from agents.specs import load_team_ref
+    from agents.team_loader import TeamError
 
     loaded = []
     for ref in teams:
         try:
-            path = find_team(ref)
-            team = load_team(path)
-            loaded.append((team, team_snapshot(team, path)))
+            loaded.append(load_team_ref(ref))
         except TeamError as exc:
             raise BatchError(str(exc)) from None
     return loaded
