@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from scenarios.model import RubricCriterion
 from transcripts.events import Usage
+from transcripts.json_text import json_candidates
 from transcripts.scoring.cache import JudgeCache, cache_key
 from transcripts.scoring.run_view import RunView
 from transcripts.scoring.scorecard import ScoreItem
@@ -89,16 +89,7 @@ async def _no_model_call(request: JudgeRequest) -> tuple[str, Usage]:
 
 def parse_judgement(text: str) -> Judgement | None:
     """The first JSON object in `text` as a Judgement, or None. Tolerates code fences and chatter."""
-    if not text:
-        return None
-    candidates = [text.strip()]
-    fenced = re.search(r"```(?:json)?\s*(\{.*?\})\s*```", text, re.S)
-    if fenced:
-        candidates.append(fenced.group(1))
-    brace = text.find("{")
-    if brace >= 0:
-        candidates.append(text[brace : text.rfind("}") + 1])
-    for candidate in candidates:
+    for candidate in json_candidates(text):
         try:
             data = json.loads(candidate)
         except ValueError:
