@@ -16,12 +16,11 @@ a `Resolution`, `Scored.scorecard` a `Scorecard`) and read leniently by `parse_e
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, Union
 
-from collections.abc import Callable
-
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError, ValidationInfo, model_validator
 
 from transcripts.payloads import Resolution, Turn
 from transcripts.scorecard import Scorecard
@@ -74,12 +73,17 @@ class _Event(BaseModel):
         return self._payload_problem
 
 
-def _lenient(field: str, model: type[BaseModel]) -> Callable[..., Any]:
-    """A wrap validator: a payload that does not validate as `model` is read as None, with a note."""
+READING = {"lenient": True}  # validation context of `parse_event`: payloads are read leniently
 
-    def validate(cls: type[_Event], data: Any, handler: Callable[[Any], _Event]) -> _Event:
+
+def _lenient(field: str, model: type[BaseModel]) -> Callable[..., Any]:
+    """A wrap validator: when reading (`parse_event`), a payload that does not validate as `model` is
+    read as None, with a note; an event built in code with an invalid payload still raises."""
+
+    def validate(cls: type[_Event], data: Any, handler: Callable[[Any], _Event], info: ValidationInfo) -> _Event:
         problem = None
-        if isinstance(data, dict) and data.get(field) is not None and not isinstance(data[field], model):
+        reading = bool(info.context and info.context.get("lenient"))
+        if reading and isinstance(data, dict) and data.get(field) is not None and not isinstance(data[field], model):
             try:
                 data = {**data, field: model.model_validate(data[field])}
             except ValidationError as exc:
@@ -255,7 +259,7 @@ def parse_event(data: dict[str, Any]) -> Event:
     if kind not in EVENT_TYPES:
         return OpaqueEvent.model_validate(data)
     try:
-        return EVENT_ADAPTER.validate_python(data)
+        return EVENT_ADAPTER.validate_python(data, context=READING)
     except ValidationError:
         if data["v"] > EVENT_VERSION:  # a newer writer changed this event beyond what we read
             return OpaqueEvent.model_validate(data)

@@ -124,3 +124,11 @@ def test_parse_event_still_rejects_a_damaged_known_event():
         parse_event({"no": "type"})
     assert isinstance(parse_event({"type": "resolution", "ok": False}), ResolutionReached)
     assert isinstance(parse_event({"type": "score", "scorer_version": "1", "scorecard": {"bad": 1}}), Scored)
+
+
+def test_an_event_built_in_code_with_an_invalid_payload_still_raises():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        TurnTaken(round=1, member="m", ok=True, turn={"position": "p"})  # no recommendation
+    assert TurnTaken(round=1, member="m", ok=True, turn={"position": "p", "recommendation": "r"}).turn.recommendation == "r"
