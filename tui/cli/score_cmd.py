@@ -44,11 +44,10 @@ def collect(paths: tuple[Path, ...]) -> list[Path]:
 
 
 async def _score_one(path: Path, judge: str | None, samples: int, force: bool) -> Outcome:
+    from agents.judging import gateway_complete
     from transcripts.scoring import ScoringError, appendable, ascore_transcript, current_score, needs_score
-    from transcripts.scoring.scorecard import Scorecard
-    from transcripts.store import read_transcript
-
     from transcripts.repair import repair_cut_off
+    from transcripts.store import read_transcript
 
     repaired = repair_cut_off(path)  # a cut-off last line is moved aside, then the run is scored again
     transcript = read_transcript(path)
@@ -58,9 +57,9 @@ async def _score_one(path: Path, judge: str | None, samples: int, force: bool) -
     why_not = appendable(transcript)
     existing = current_score(transcript, judge)
     if not force and existing is not None and not needs_score(transcript, judge):
-        return Outcome(path, "current", "already scored", Scorecard.model_validate(existing.scorecard), repaired=repaired)
+        return Outcome(path, "current", "already scored", existing.scorecard, repaired=repaired)
     try:
-        card = await ascore_transcript(path, judge, samples, record=why_not is None, transcript=transcript)
+        card = await ascore_transcript(path, judge, samples, record=why_not is None, transcript=transcript, complete=gateway_complete)
     except ScoringError as exc:
         return Outcome(path, "unreadable", str(exc), repaired=repaired)
     if why_not is not None:
