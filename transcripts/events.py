@@ -62,6 +62,7 @@ class RunStarted(_Event):
     team_id: str = Field(description="Team id.")
     team_hash: str = Field(description="sha256 of the team's canonical JSON with prompts resolved.")
     protocol: str = Field(description="Deliberation protocol.")
+    disclosure: str = Field(default="options", description="What the agents were shown of the conflicts: options (titles and options, they pick ids) | none (only the case and the question; free text).")
     models: dict[str, str] = Field(description="Model per role id (chair included).")
     judge: str | None = Field(default=None, description="Judge model configured for the team, if any.")
     seed: int = Field(default=0, description="Seed passed to every call.")
