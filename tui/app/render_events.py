@@ -134,10 +134,16 @@ def _render_case(model: ReplayModel, event: RunStarted) -> Text:
     models = sorted({literal(m, one_line=True) for m in event.models.values()})
     text.append(
         f"Team {literal(event.team_id, one_line=True)} · {literal(event.protocol, one_line=True)} · "
-        f"{', '.join(models)} · seed {event.seed}",
+        f"{_disclosure_note(event)}{', '.join(models)} · seed {event.seed}",
         style=DIM,
     )
     return text
+
+
+def _disclosure_note(event: RunStarted) -> str:
+    """`disclosure none · ` for free-text runs; nothing for the default (options), so the line stays short."""
+    level = getattr(event, "disclosure", "options") or "options"
+    return "" if level == "options" else f"disclosure {literal(level, one_line=True)} (no options shown) · "
 
 
 def _render_turn(model: ReplayModel, event: TurnTaken) -> Text:
@@ -327,12 +333,20 @@ def render_scorecard(card: dict[str, Any], model: ReplayModel | None = None, bar
             else:
                 text.append("never raised", style="red")
             text.append(" · ")
-            if c.get("addressed"):
+            if c.get("assessed") is False:
+                text.append("not assessed (free text, no judge)", style=DIM)
+            elif c.get("addressed"):
                 verdict = c.get("verdict")
                 text.append(literal(c.get("option", ""), one_line=True), style=verdict_style(verdict))
                 text.append(f" ({literal(verdict or '?', one_line=True)})", style=verdict_style(verdict))
             else:
                 text.append("not addressed", style="red")
+            if c.get("judged"):
+                text.append(" · judged", style=DIM)
+                if c.get("quote"):
+                    text.append(f' · "{literal(c.get("quote"), one_line=True)}"', style="italic")
+                if c.get("raised_quote"):
+                    text.append(f' · raised: "{literal(c.get("raised_quote"), one_line=True)}"', style="italic dim")
             text.hang(start, 4)
             text.append("\n")
     items = _l(card.get("items"))
