@@ -1,4 +1,4 @@
-r"""The council as one LangGraph graph, for all three protocols.
+r"""The council as one LangGraph graph, for all three protocols (and the baselines, agents/baselines.py).
 
     START --(route)--> member_turn (one Send per speaker; several at once for `parallel`)
           \--> chair_moderate --(route)--> member_turn | resolve              (`moderated`)
@@ -48,6 +48,7 @@ class CouncilState(TypedDict, total=False):
     next_speaker: str | None  # written by `chair_moderate` only
     resolution: dict[str, Any] | None  # written by `resolve` only (or a baseline's answer node)
     limit_hit: bool  # written with `round`
+    samples: Annotated[list[dict[str, Any]], operator.add]  # self_consistency: concurrent answers append here
 
 
 class TurnTask(TypedDict):
@@ -163,6 +164,7 @@ async def call_structured(
     round_no: int,
     context: dict[str, Any],
     check: Callable[[Any], None] | None = None,
+    seed: int | None = None,
 ) -> Structured:
     """Call the role's model for one reply; retry with the error shown when it does not validate."""
     team = ctx.team
@@ -181,7 +183,7 @@ async def call_structured(
             temperature=team.temperature_for(member),
             max_tokens=team.sampling.max_tokens,
             top_p=team.sampling.top_p,
-            seed=ctx.seed + attempt - 1,
+            seed=(ctx.seed if seed is None else seed) + attempt - 1,
             timeout_s=team.limits.timeout_s,
             context={**context, "attempt": attempt},
         )
@@ -246,6 +248,14 @@ async def advance(state: CouncilState, runtime: Runtime[RunContext]) -> dict[str
     `member_turn`, which saves a superstep per turn. Async, like the routers: LangGraph runs sync
     functions in a thread pool, a hop per step.)"""
     return _progress(runtime.context.team, state.get("turns", []), state.get("round", 1))
+
+
+async def route_start(state: CouncilState, runtime: Runtime[RunContext]) -> Any:
+    if runtime.context.team.is_baseline:
+        from agents import baselines
+
+        return baselines.route_start(state, runtime)
+    return await route_after_advance(state, runtime)
 
 
 async def route_after_advance(state: CouncilState, runtime: Runtime[RunContext]) -> Any:
@@ -424,12 +434,22 @@ def resolution_record(ctx: RunContext, result: Structured) -> dict[str, Any]:
 
 
 def build_graph() -> Any:
+    from agents import baselines  # its nodes use this module's call machinery
+
     graph = StateGraph(CouncilState, context_schema=RunContext)
     graph.add_node("advance", advance)
     graph.add_node("member_turn", member_turn)
     graph.add_node("chair_moderate", chair_moderate)
     graph.add_node("resolve", resolve)
-    graph.add_conditional_edges(START, route_after_advance, ["member_turn", "chair_moderate", "resolve"])
+    graph.add_node("solo_answer", baselines.solo_answer)
+    graph.add_node("sample_answer", baselines.sample_answer)
+    graph.add_node("combine_answers", baselines.combine_answers)
+    graph.add_conditional_edges(
+        START, route_start, ["member_turn", "chair_moderate", "resolve", "solo_answer", "sample_answer"]
+    )
+    graph.add_edge("solo_answer", END)
+    graph.add_edge("sample_answer", "combine_answers")
+    graph.add_edge("combine_answers", END)
     graph.add_conditional_edges("advance", route_after_advance, ["member_turn", "chair_moderate", "resolve"])
     graph.add_conditional_edges("member_turn", route_after_turn, ["advance", "member_turn", "chair_moderate", "resolve"])
     graph.add_conditional_edges("chair_moderate", route_after_chair, ["member_turn", "resolve"])

@@ -124,6 +124,18 @@ class ResolutionReached(_Event):
     usage: Usage = Field(default_factory=Usage, description="Tokens, cost and latency.")
 
 
+class AnswerSampled(_Event):
+    type: Literal["answer"] = "answer"
+    index: int = Field(description="Which independent answer (from 1) of a self_consistency run.")
+    member: str = Field(description="Role id that answered (the team's chair).")
+    ok: bool = Field(description="True when the reply validated.")
+    resolution: dict[str, Any] | None = Field(default=None, description="The answer, in the resolution format.")
+    raw: str = Field(default="", description="The model's raw text (last attempt).")
+    attempts: int = Field(default=1, description="Attempts made.")
+    error: str | None = Field(default=None, description="Why the answer failed, for failed answers.")
+    usage: Usage = Field(default_factory=Usage, description="Tokens, cost and latency summed over attempts.")
+
+
 class RunEnded(_Event):
     type: Literal["run_ended"] = "run_ended"
     status: RunStatus = Field(description="completed | failed | interrupted | limit_reached.")
@@ -144,7 +156,7 @@ class Scored(_Event):
 
 
 Event = Annotated[
-    Union[RunStarted, FactRevealed, TurnTaken, ChairDecided, ModelErrored, ResolutionReached, RunEnded, Scored],
+    Union[RunStarted, FactRevealed, TurnTaken, ChairDecided, ModelErrored, AnswerSampled, ResolutionReached, RunEnded, Scored],
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
@@ -154,6 +166,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "turn",
     "chair_decision",
     "model_error",
+    "answer",
     "resolution",
     "run_ended",
     "score",

@@ -423,7 +423,7 @@ def build_resolution(req: ScriptedRequest) -> dict[str, Any]:
     final = " ".join(parts)
     tradeoffs = [d for d in DIMENSIONS if any(d in c.dimensions for c in case.conflicts)]
     dissent = []
-    if any(o.verdict == "unacceptable" for _c, o in chosen):
+    if any(o.verdict == "unacceptable" for _c, o in chosen) and req.members != [req.member]:  # nobody to dissent when alone
         members = req.members
         objector = "safety_critic" if "safety_critic" in members else (members[-1] if members else "member")
         worst = next(o for _c, o in chosen if o.verdict == "unacceptable")

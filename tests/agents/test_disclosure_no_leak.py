@@ -116,3 +116,17 @@ def test_none_mode_over_the_whole_library(tmp_path: Path, captured: list) -> Non
         spec = RunSpec(scenario=scenario, team=team, team_snapshot=snapshot, model="scripted/preferred", out_dir=tmp_path, disclosure="none")
         assert run_sync(spec).status in ("completed", "limit_reached")
         _assert_no_leak(scenario, captured)
+
+
+@pytest.mark.parametrize("team_id", ["solo", "self-consistency"])
+def test_none_mode_baselines_over_the_whole_library(tmp_path: Path, captured: list, team_id: str) -> None:
+    path = find_team(team_id)
+    team = load_team(path)
+    snapshot = team_snapshot(team, path)
+    for case in sorted(library_dir().glob("*.yaml")):
+        scenario = load_scenario(case)
+        captured.clear()
+        spec = RunSpec(scenario=scenario, team=team, team_snapshot=snapshot, model="scripted/mixed", out_dir=tmp_path, disclosure="none")
+        assert run_sync(spec).status == "completed"
+        assert len(captured) == (1 if team_id == "solo" else team.limits.samples)
+        _assert_no_leak(scenario, captured)

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from scenarios.model import DIMENSIONS
 from transcripts.events import (
+    AnswerSampled,
     ChairDecided,
     FactRevealed,
     ModelErrored,
@@ -110,6 +111,9 @@ def render_step(model: ReplayModel, step: Step) -> Text:
         return text
     if isinstance(event, ResolutionReached):
         return _render_resolution(model, event)
+    if isinstance(event, AnswerSampled):  # one of a self_consistency run's independent answers
+        as_resolution = ResolutionReached(ok=event.ok, resolution=event.resolution, error=event.error)
+        return _render_resolution(model, as_resolution, title=f"◇ Independent answer {event.index}")
     if isinstance(event, RunEnded):
         return _render_end(event)
     if isinstance(event, Scored):
@@ -233,9 +237,9 @@ def _render_turn(model: ReplayModel, event: TurnTaken) -> Text:
     return text
 
 
-def _render_resolution(model: ReplayModel, event: ResolutionReached) -> Text:
+def _render_resolution(model: ReplayModel, event: ResolutionReached, title: str = "★ Resolution") -> Text:
     text = HangingText()
-    text.append("★ Resolution", style="bold reverse " + speaker_style("chair").replace("bold ", ""))
+    text.append(title, style="bold reverse " + speaker_style("chair").replace("bold ", ""))
     text.append("\n")
     if not event.ok or not event.resolution:
         text.append("The chair produced no valid resolution: ", style="bold red")
