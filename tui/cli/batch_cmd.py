@@ -47,7 +47,7 @@ Then: grandrounds compare OUT --by team
 @click.option("--max-failure-rate", type=click.FloatRange(0.0, 1.0), default=None, help="Stop launching runs when more than this share of finished runs failed (after --min-runs).")
 @click.option("--min-runs", default=10, show_default=True, type=click.IntRange(1), help="Finished runs needed before --max-failure-rate applies.")
 @click.option("--score/--no-score", default=True, show_default=True, help="Score the transcripts that need it when the runs are done.")
-@click.option("--judge", default=None, help="Judge model for rubric grading (adds judge calls, counted separately).")
+@click.option("--judge", default=None, help="Judge model for rubric grading and, under --disclosure none, for mapping free text to the conflicts (adds judge calls, counted separately).")
 @click.option("--judge-samples", default=1, show_default=True, type=click.IntRange(1, 9), help="Judge samples per rubric criterion.")
 @click.option("--disclosure", type=click.Choice(["options", "none"]), default=None, help="Override every team's disclosure: options (agents pick option ids) or none (only the case and question; free text, scored by --judge).")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest (batch.json) on stdout instead of the text summary.")

@@ -60,6 +60,12 @@ def run(
         click.echo(f"\ninterrupted: the partial transcript is at {spec.path}", err=True)
         sys.exit(130)
 
+    if score and spec.disclosure_level == "none" and not judge and spec.scenario.conflicts:
+        click.echo(
+            "grandrounds: note: free-text run (--disclosure none) scored without a judge: its conflicts are "
+            "'not assessed'; add --judge MODEL (e.g. scripted/preferred) to map the text to the conflicts' options",
+            err=True,
+        )
     scorecard = None
     if score and result.status in ("completed", "limit_reached", "failed"):
         scorecard = _score(result.path, judge, console if not (as_json or quiet) else None)
