@@ -16,10 +16,10 @@ from scenarios.model import Scenario
 from transcripts.scoring import score_transcript
 from transcripts.scoring.scorecard import Scorecard
 
-pytest.importorskip("agents.gateway", reason="the model gateway is needed to run the scripted council")
 
-from agents.runner import RunSpec, run_sync  # noqa: E402
-from agents.team_loader import find_team, load_team, team_snapshot  # noqa: E402
+from agents.runner import RunSpec, run_sync
+from agents.judging import gateway_complete
+from agents.team_loader import find_team, load_team, team_snapshot
 
 POLICIES = ("preferred", "acceptable", "unacceptable")
 JUDGE = "scripted/preferred"  # the judge's policy plays no part in its conflict mapping
@@ -58,7 +58,7 @@ def test_none_mode_validity_with_the_scripted_judge(case: Path, team, tmp_path: 
         result = run_sync(spec)
         assert result.status in ("completed", "limit_reached"), f"{scenario.id} {policy}: {result.status}"
         paths[policy] = result.path
-    judged = {policy: score_transcript(path, judge=JUDGE, record=False) for policy, path in paths.items()}
+    judged = {policy: score_transcript(path, judge=JUDGE, record=False, complete=gateway_complete) for policy, path in paths.items()}
     _check_order(scenario, judged)
     # the judge read every preferred recommendation as the preferred options, from the words alone
     pref = judged["preferred"]

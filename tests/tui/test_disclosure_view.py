@@ -11,9 +11,9 @@ from transcripts.store import read_transcript
 from tui.app.render_events import render_scorecard, render_step
 from tui.app.replay_model import ReplayModel
 
-pytest.importorskip("agents.gateway")
 
-from agents.runner import RunSpec, run_sync  # noqa: E402
+from agents.runner import RunSpec, run_sync
+from agents.judging import gateway_complete
 
 
 def test_replay_shows_disclosure_and_judged_quotes(tmp_path, monkeypatch) -> None:
@@ -22,7 +22,7 @@ def test_replay_shows_disclosure_and_judged_quotes(tmp_path, monkeypatch) -> Non
     spec = RunSpec(scenario=builders.scenario(), team=team, team_snapshot=builders.snapshot(team), model="scripted/preferred",
                    out_dir=tmp_path, disclosure="none")
     path = run_sync(spec).path
-    card = score_transcript(path, judge="scripted/preferred")
+    card = score_transcript(path, judge="scripted/preferred", complete=gateway_complete)
     model = ReplayModel(read_transcript(path).events)
     header = render_step(model, model.steps[0]).plain
     assert "disclosure none" in header
