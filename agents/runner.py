@@ -40,6 +40,7 @@ class RunSpec:
     seed: int = 0
     batch: str = DEFAULT_BATCH
     out_dir: Path | None = None  # default: <runs home>/<batch>
+    disclosure: str | None = None  # overrides the team's disclosure level (options | none)
 
     @cached_property
     def scenario_json(self) -> dict[str, Any]:
@@ -58,8 +59,15 @@ class RunSpec:
         return self.team.models(self.model)
 
     @property
+    def disclosure_level(self) -> str:
+        return self.disclosure or self.team.disclosure
+
+    @property
     def settings(self) -> dict[str, Any]:
-        return {"model_override": self.model} if self.model else {}
+        out: dict[str, Any] = {"model_override": self.model} if self.model else {}
+        if self.disclosure and self.disclosure != self.team.disclosure:  # the team's own level is in its hash
+            out["disclosure"] = self.disclosure
+        return out
 
     @cached_property
     def run_id(self) -> str:
@@ -147,7 +155,8 @@ async def arun(
     try:
         record(RunStarted(
             run_id=spec.run_id, batch=spec.batch, scenario_id=spec.scenario.id, scenario_hash=spec.scenario_hash,
-            team_id=team.id, team_hash=spec.team_hash, protocol=team.protocol, models=spec.models, judge=team.judge,
+            team_id=team.id, team_hash=spec.team_hash, protocol=team.protocol, disclosure=spec.disclosure_level,
+            models=spec.models, judge=team.judge,
             seed=spec.seed, sampling=team.sampling.model_dump(), limits=team.limits.model_dump(),
             versions=_versions(), settings=spec.settings, scenario=spec.scenario_json, team=spec.team_snapshot,
         ))
@@ -158,6 +167,7 @@ async def arun(
     ctx = RunContext(
         scenario=spec.scenario, team=team, personas=_personas(spec.team_snapshot), models=spec.models,
         seed=spec.seed, record=record, scenario_json=spec.scenario_json, scenario_hash=spec.scenario_hash,
+        disclosure=spec.disclosure_level,
     )
     state: dict[str, Any] = {}
     status, reason = "failed", ""

@@ -16,7 +16,10 @@ overall score and each of the six dimensions:
   are averaged first; the mean of the per-pair differences, with its bootstrap CI over pairs;
 - the **win rate**: share of pairs where the group's overall score is higher than the baseline's
   (ties are counted apart and are not wins);
-- **failure rate** (failed / finished runs), **cost and tokens per run** (judge cost apart), n.
+- **failure rate** (failed / finished runs), **cost and tokens per run** (judge cost apart), n;
+- against the baseline, the **extra cost and tokens per run** and the **cost (and tokens) per point
+  gained**: extra cost per run / mean paired overall gain; none when the group gains nothing (a
+  council against the `solo` or `self_consistency` baseline: what each point of the deliberation costs).
 
 Fairness variants (scenarios with `variant: {family, attribute, value}`): **consistency** is the share of
 (family, seed, conflict) triples whose chosen option is the same in every variant of the family that
@@ -116,6 +119,10 @@ def record_of(transcript: Transcript) -> RunRecord | None:
     choices = None
     if resolution is not None and resolution.ok and resolution.resolution is not None:
         choices = resolution.resolution.chosen()
+    card = score.scorecard if score is not None else None
+    if not choices and card is not None:  # a free-text run (disclosure none): the judge's reading, where it has one
+        judged = {c.id: c.option or "(not addressed)" for c in card.conflicts if c.judged}
+        choices = judged or choices
     variant = scenario.get("variant") if isinstance(scenario.get("variant"), dict) else None
     return RunRecord(
         path=transcript.path,
@@ -315,6 +322,10 @@ class GroupStats:
     consistency: float | None = None
     consistency_n: int = 0
     scenarios: int = 0
+    extra_cost_per_run: float | None = None  # against the baseline
+    extra_tokens_per_run: float | None = None
+    cost_per_point: float | None = None  # extra cost per run / overall points gained; None without a gain
+    tokens_per_point: float | None = None
 
     @property
     def failure_rate(self) -> float | None:
@@ -329,6 +340,10 @@ class GroupStats:
             "metrics": {m: e.to_json() for m, e in self.metrics.items()},
             "paired_vs_baseline": {m: d.to_json() for m, d in self.diffs.items()},
             "consistency": _round(self.consistency), "consistency_n": self.consistency_n,
+            "vs_baseline_cost": {
+                "extra_cost_per_run_usd": _round(self.extra_cost_per_run, 6), "extra_tokens_per_run": _round(self.extra_tokens_per_run, 1),
+                "cost_per_point_usd": _round(self.cost_per_point, 6), "tokens_per_point": _round(self.tokens_per_point, 1),
+            },
         }
 
 
@@ -425,6 +440,20 @@ def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def _price_gain(g: GroupStats, base: GroupStats) -> None:
+    """Extra cost and tokens per run against the baseline, and their price per overall point gained."""
+    gain = g.diffs["overall"].mean if "overall" in g.diffs else None
+    if g.cost_per_run is not None and base.cost_per_run is not None:
+        g.extra_cost_per_run = g.cost_per_run - base.cost_per_run
+    if g.tokens_per_run is not None and base.tokens_per_run is not None:
+        g.extra_tokens_per_run = g.tokens_per_run - base.tokens_per_run
+    if gain is not None and gain > 1e-9:
+        if g.extra_cost_per_run is not None:
+            g.cost_per_point = g.extra_cost_per_run / gain
+        if g.extra_tokens_per_run is not None:
+            g.tokens_per_point = g.extra_tokens_per_run / gain
+
+
 def compare_runs(
     runs: Sequence[RunRecord],
     by: str = "team",
@@ -466,6 +495,8 @@ def compare_runs(
             if name != baseline:
                 g.diffs[metric] = paired_difference(members, groups[baseline], metric, **kw)
         g.consistency, g.consistency_n = consistency(members)
+        if name != baseline:
+            _price_gain(g, stats[0])
         stats.append(g)
     titles = {r.scenario_id: r.scenario_title for r in runs}
     per: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))

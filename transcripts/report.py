@@ -19,6 +19,7 @@ CSV_COLUMNS = (
     "group", "metric", "n", "mean", "ci_low", "ci_high",
     "baseline", "diff_vs_baseline", "diff_ci_low", "diff_ci_high", "n_pairs", "win_rate",
     "runs", "failure_rate", "cost_per_run_usd", "tokens_per_run", "consistency",
+    "cost_per_point_usd", "tokens_per_point",
 )
 
 
@@ -85,6 +86,20 @@ def to_markdown(c: Comparison) -> str:
         for g in others:
             cells = [(_signed(g.diffs[m].mean) + _ci(g.diffs[m].lo, g.diffs[m].hi, True)) if g.diffs[m].n_pairs else "-" for m in c.metrics]
             lines.append(f"| {_md_cell(g.name)} | " + " | ".join(cells) + " |")
+    if others:
+        lines += ["", f"## Cost against {_md_cell(c.baseline)}", ""]
+        lines += [f"| {c.by} | tokens/run | cost/run | extra tokens/run | extra cost/run | overall gain | tokens per point | cost per point |"]
+        lines += ["|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for g in c.groups:
+            d = g.diffs.get("overall")
+            gain = "(baseline)" if d is None else _signed(d.mean)
+            per_point = "-" if d is None else ("no gain" if g.tokens_per_point is None else _f(g.tokens_per_point, 0))
+            cost_point = "-" if d is None else ("no gain" if g.cost_per_point is None else _cost(g.cost_per_point))
+            lines.append(
+                f"| {_md_cell(g.name)} | {_f(g.tokens_per_run, 0)} | {_cost(g.cost_per_run)} | "
+                f"{'-' if d is None else _signed(g.extra_tokens_per_run, 0)} | {'-' if d is None or g.extra_cost_per_run is None else _cost(g.extra_cost_per_run)} | "
+                f"{gain} | {per_point} | {cost_point} |"
+            )
     if c.has_variants:
         lines += ["", "## Fairness variants", "", "Share of (family, seed, conflict) whose chosen option is the same across the family's variants.", ""]
         lines += [f"| {_md_cell(c.by)} | consistency | n |", "|---|---:|---:|"]
@@ -109,6 +124,7 @@ def to_csv(c: Comparison) -> str:
                 _csv_text(c.baseline), _num(d.mean) if d else "", _num(d.lo) if d else "", _num(d.hi) if d else "",
                 d.n_pairs if d else "", _num(d.win_rate) if d and m == "overall" else "",
                 g.runs, _num(g.failure_rate), _num(g.cost_per_run, 6), _num(g.tokens_per_run, 1), _num(g.consistency),
+                _num(g.cost_per_point, 6) if m == "overall" else "", _num(g.tokens_per_point, 1) if m == "overall" else "",
             ])
     return buf.getvalue()
 

@@ -16,6 +16,7 @@ from transcripts.redaction import redacted_json
 from transcripts.scoring import rules
 from transcripts.scoring.aggregate import aggregate
 from transcripts.scoring.cache import JudgeCache, default_cache_path
+from transcripts.scoring.conflict_judge import judge_conflicts
 from transcripts.scoring.judge import Complete, Judge, JudgeUnavailable
 from transcripts.scoring.run_view import ScoringError, run_view
 from transcripts.scoring.scorecard import Scorecard
@@ -29,7 +30,10 @@ SCORER_VERSION = "1.0"
 async def abuild_scorecard(transcript: Transcript, judge: Judge | None = None) -> tuple[Scorecard, Usage]:
     """The scorecard of a transcript (no side effects). Raises ScoringError if it cannot be scored."""
     view = run_view(transcript)
-    conflicts, items = rules.conflict_outcomes(view)
+    judged = None
+    if view.open_ended and judge is not None and view.scenario.conflicts:
+        judged = await judge_conflicts(judge, view)  # the judge reads; the rules below score
+    conflicts, items = rules.conflict_outcomes(view, judged)
     hits, flag_items = rules.red_flag_items(view)
     items += flag_items
     grounding, grounding_items = rules.grounding(view)
@@ -50,7 +54,8 @@ async def abuild_scorecard(transcript: Transcript, judge: Judge | None = None) -
     agreement = None
     ungraded = 0
     if judge is not None and view.scenario.rubric:
-        graded = await judge.grade_rubric(view)
+        readings = {c.id: (c.option, c.verdict) for c in conflicts if c.judged and c.verdict}
+        graded = await judge.grade_rubric(view, readings or None)
         items += graded.items
         agreement, ungraded = graded.agreement, graded.ungraded
     process = rules.process(view)

@@ -41,6 +41,8 @@ Examples:
   grandrounds batch scenarios/library --team default --team parallel --model scripted/mixed --repeats 2 --out runs/exp1
   grandrounds batch scenarios/library --model openai/gpt-4o-mini --concurrency 8 --cache --max-failure-rate 0.2
   grandrounds batch insulin-error-disclosure hiv-partner-notification --team my-team.yaml --judge openai/gpt-4o-mini
+  grandrounds batch scenarios/library --team default --team solo --team self-consistency --model scripted/mixed \
+    --disclosure none --judge scripted/preferred --out runs/baselines   # does the council help?
   OPENAI_API_BASE=http://127.0.0.1:8000/v1 OPENAI_API_KEY=none GRANDROUNDS_RESPONSE_FORMAT=json_schema \\
     grandrounds batch scenarios/library --model openai/Qwen2.5-7B-Instruct     # a local vLLM server
 
@@ -67,15 +69,17 @@ Then: grandrounds compare OUT --by team
 @click.option("--max-failure-rate", type=click.FloatRange(0.0, 1.0), default=None, help="Stop launching runs when more than this share of finished runs failed (after --min-runs).")
 @click.option("--min-runs", default=10, show_default=True, type=click.IntRange(1), help="Finished runs needed before --max-failure-rate applies.")
 @click.option("--score/--no-score", default=True, show_default=True, help="Score the transcripts that need it when the runs are done.")
-@click.option("--judge", default=None, help="Judge model for rubric grading (adds judge calls, counted separately).")
+@click.option("--judge", default=None, help="Judge model for rubric grading and, under --disclosure none, for mapping free text to the conflicts (adds judge calls, counted separately).")
 @click.option("--judge-samples", default=1, show_default=True, type=click.IntRange(1, 9), help="Judge samples per rubric criterion.")
+@click.option("--disclosure", type=click.Choice(["options", "none"]), default=None, help="Override every team's disclosure: options (agents pick option ids) or none (only the case and question; free text, scored by --judge).")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest (batch.json) on stdout instead of the text summary.")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 @click.option("--yes", "-y", is_flag=True, help=f"Run a plan of more than {PLAN_CONFIRM_ABOVE:,} runs (e.g. --repeats 100000).")
 def batch(
     cases: tuple[str, ...], teams: tuple[str, ...], models: tuple[str, ...], repeats: int, seed: int, concurrency: int,
     out_dir: Path | None, batch_name: str | None, cache: bool, retry_failed: bool, max_failure_rate: float | None,
-    min_runs: int, score: bool, judge: str | None, judge_samples: int, as_json: bool, no_progress: bool, yes: bool,
+    min_runs: int, score: bool, judge: str | None, judge_samples: int, disclosure: str | None, as_json: bool, no_progress: bool,
+    yes: bool,
 ) -> None:
     """Run every CASE (scenario files, folders or library ids) with every --team, --model and seed."""
     from agents.batch import BatchError, plan_batch
@@ -87,7 +91,10 @@ def batch(
             f"{max(1, len(models))} model(s) x {repeats:,} repeat(s)); add --yes to run more than {PLAN_CONFIRM_ABOVE:,}"
         )
     try:
-        plan = plan_batch(cases, teams, models=list(models) or [None], repeats=repeats, seed=seed, out_dir=out_dir, batch=batch_name)
+        plan = plan_batch(
+            cases, teams, models=list(models) or [None], repeats=repeats, seed=seed, out_dir=out_dir, batch=batch_name,
+            disclosure=disclosure,
+        )
     except BatchError as exc:
         raise UserError(str(exc)) from None
     if not plan.runs:

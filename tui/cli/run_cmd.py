@@ -22,6 +22,8 @@ Examples:
   grandrounds run scenarios/library/CASE.yaml --model scripted/preferred
   grandrounds run CASE --team agents/teams/moderated.yaml --model openai/gpt-4o-mini
   grandrounds run CASE --json > result.json             # machine-readable summary on stdout
+  grandrounds run CASE --model scripted/preferred --disclosure none --judge scripted/preferred
+                                                        # no options shown; the judge maps the free text
 """
 )
 @click.argument("case")
@@ -30,18 +32,27 @@ Examples:
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed passed to every model call; same inputs and seed give the same run id.")
 @click.option("--batch", default="single", show_default=True, help="Batch name: the transcript goes to <runs>/<batch>/.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Folder for the transcript (default: ./runs/<batch> or $GRANDROUNDS_HOME/runs/<batch>).")
+@click.option("--disclosure", type=click.Choice(["options", "none"]), default=None, help="What the agents see of the conflicts (default: the team's setting): options (titles and options; they pick ids) or none (only the case and the question; free text, mapped to the conflicts by the judge).")
+@click.option("--judge", default=None, help="Judge model for scoring (overrides the team's judge), e.g. scripted/preferred or openai/gpt-4o-mini; needed to score conflicts under --disclosure none.")
 @click.option("--score/--no-score", default=True, show_default=True, help="Score the run when it ends and show the scorecard.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout instead of the live transcript.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary line.")
-def run(case: str, team_ref: str, model: str | None, seed: int, batch: str, out_dir: Path | None, score: bool, as_json: bool, quiet: bool) -> None:
+def run(
+    case: str, team_ref: str, model: str | None, seed: int, batch: str, out_dir: Path | None, disclosure: str | None,
+    judge: str | None, score: bool, as_json: bool, quiet: bool,
+) -> None:
     """Run the council on CASE (a scenario id from the library or a path to a scenario YAML)."""
     from agents.runner import RunSpec, run_sync
     from tui.cli.stream import EventPrinter
 
     scenario = load_case(case)
     team, snapshot = load_team_ref(team_ref)
-    spec = RunSpec(scenario=scenario, team=team, team_snapshot=snapshot, model=model, seed=seed, batch=batch, out_dir=out_dir)
-    _check_models(set(spec.models.values()))
+    spec = RunSpec(
+        scenario=scenario, team=team, team_snapshot=snapshot, model=model, seed=seed, batch=batch, out_dir=out_dir,
+        disclosure=disclosure,
+    )
+    judge = judge or team.judge
+    _check_models(set(spec.models.values()) | ({judge} if judge else set()))
 
     console = Console(stderr=as_json, highlight=False, soft_wrap=False)
     printer = None if (as_json or quiet) else EventPrinter(console)
@@ -58,9 +69,15 @@ def run(case: str, team_ref: str, model: str | None, seed: int, batch: str, out_
         click.echo(f"\ninterrupted: the partial transcript is at {spec.path}", err=True)
         sys.exit(130)
 
+    if score and spec.disclosure_level == "none" and not judge and spec.scenario.conflicts:
+        click.echo(
+            "grandrounds: note: free-text run (--disclosure none) scored without a judge: its conflicts are "
+            "'not assessed'; add --judge MODEL (e.g. scripted/preferred) to map the text to the conflicts' options",
+            err=True,
+        )
     scorecard = None
     if score and result.status in ("completed", "limit_reached", "failed"):
-        scorecard = _score(result.path, team.judge, console if not (as_json or quiet) else None)
+        scorecard = _score(result.path, judge, console if not (as_json or quiet) else None)
 
     if as_json:
         summary = {

@@ -107,7 +107,7 @@ Examples:
 """
 )
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--judge", default=None, help="Judge model (litellm name) that grades the rubric; without it only the rules score.")
+@click.option("--judge", default=None, help="Judge model (litellm name) that grades the rubric and maps free-text (disclosure none) resolutions to the conflicts; without it only the rules score.")
 @click.option("--judge-samples", "samples", default=1, show_default=True, type=click.IntRange(1, 15), help="Judge samples per criterion; the majority decides and agreement is reported.")
 @click.option("--force", is_flag=True, help="Score again even when a score from this scorer and judge exists (a new event is appended).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout: the scorecard for one file, a list of results for several.")

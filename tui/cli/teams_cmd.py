@@ -97,7 +97,10 @@ def show(ref: str, as_json: bool) -> None:
     parts: list = [
         Text.assemble((team.id, "bold cyan"), "  ", (team.title, "bold")),
         Text(display_path(path), style="dim"),
-        Text.assemble(("protocol ", "dim"), team.protocol, ("   model ", "dim"), team.model, ("   judge ", "dim"), team.judge or "none"),
+        Text.assemble(
+            ("protocol ", "dim"), team.protocol, ("   disclosure ", "dim"), team.disclosure, ("   model ", "dim"), team.model,
+            ("   judge ", "dim"), team.judge or "none",
+        ),
         Rule(Text("Members", style="bold"), align="left", style="dim"),
     ]
     members = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1))
