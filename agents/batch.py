@@ -334,6 +334,8 @@ class BatchSummary:
     by_team: dict[str, dict[str, Any]] = field(default_factory=dict)
     spent_now: Usage = field(default_factory=Usage)  # model calls made by this invocation (runs only)
     cache: dict[str, Any] | None = None
+    limits: dict[str, Any] | None = None  # per limit key: the limit, peak in flight, calls, 429s, waiting
+    executor: dict[str, Any] | None = None  # where the runs ran, when not on this event loop
     scored: int = 0
     score_errors: list[str] = field(default_factory=list)
     manifest_path: Path | None = None
@@ -375,6 +377,8 @@ class BatchSummary:
             },
             "by_team": self.by_team,
             "cache": self.cache,
+            "limits": self.limits,
+            "executor": self.executor or {"kind": "local", "workers": 1},
             "score_errors": self.score_errors,
             "runs": [o.to_json(self.plan.out_dir) for o in self.outcomes],
         }
@@ -425,10 +429,24 @@ async def run_batch(
     judge_samples: int = 1,
     command: Sequence[str] | None = None,
     write_manifest: bool = True,
+    limits: dict[str, Any] | None = None,
+    executor: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
 ) -> BatchSummary:
-    """Run the plan with at most `concurrency` runs in flight; see the module docstring."""
+    """Run the plan with at most `concurrency` runs in flight; see the module docstring.
+
+    `limits` ({key: agents.limits.Limit}, from `--limit`) caps calls per provider or model across the
+    whole batch. `executor="local"` with `workers=1` runs everything on this event loop; `workers>1`
+    spreads runs over that many local processes, `executor="ray"` over Ray actors (agents/executors/);
+    either way this process plans, writes every transcript, resumes, caches, scores and accounts.
+    """
     if concurrency < 1:
         raise BatchError("--concurrency must be at least 1")
+    if executor not in ("local", "ray"):
+        raise BatchError(f"--executor {executor!r}: use local or ray")
+    if workers is not None and workers < 1:
+        raise BatchError("--workers must be at least 1")
     if max_failure_rate is not None and not 0.0 <= max_failure_rate <= 1.0:
         raise BatchError("--max-failure-rate must be between 0 and 1")
     started_at = time.perf_counter()
@@ -455,15 +473,40 @@ async def run_batch(
 
         response_cache = None
         token = None
-        if cache:
+        remote = executor == "ray" or (workers or 1) > 1
+        if cache and not remote:
             from agents.cache import CACHE_FILENAME, ResponseCache
             from agents.gateway import use_response_cache
 
             response_cache = ResponseCache(out / CACHE_FILENAME)
             token = use_response_cache(response_cache)
+        limiter_token = None
+        limiter = None
         try:
-            stop_reason = await _run_all(todo, concurrency, progress, outcomes, notify, cancel, max_failure_rate, min_runs_for_rate)
+            if remote:
+                from agents.executors import run_elsewhere
+
+                stop_reason, summary.executor = await run_elsewhere(
+                    todo, concurrency, progress, outcomes, notify, cancel, max_failure_rate, min_runs_for_rate,
+                    executor=executor, workers=workers, address=ray_address, limits=limits or {},
+                    cache_path=(out / _cache_filename()) if cache else None,
+                )
+                summary.cache = summary.executor.pop("cache", None)
+                summary.limits = summary.executor.pop("limits", None)
+            else:
+                if limits:
+                    from agents.limits import Limiter, use_limiter
+
+                    limiter = Limiter(limits)
+                    limiter_token = use_limiter(limiter)
+                stop_reason = await _run_all(todo, concurrency, progress, outcomes, notify, cancel, max_failure_rate, min_runs_for_rate)
         finally:
+            if limiter_token is not None:
+                from agents.limits import reset_limiter
+
+                reset_limiter(limiter_token)
+            if limiter is not None:
+                summary.limits = limiter.stats()
             if token is not None:
                 from agents.gateway import _RESPONSE_CACHE
 
@@ -634,6 +677,12 @@ async def _score_all(
 
     await asyncio.gather(*(worker() for _ in range(min(concurrency, len(pending)))))
     summary.score_errors.extend(gave_up)
+
+
+def _cache_filename() -> str:
+    from agents.cache import CACHE_FILENAME
+
+    return CACHE_FILENAME
 
 
 def _account(plan: BatchPlan, summary: BatchSummary) -> None:

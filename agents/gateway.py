@@ -36,6 +36,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from agents.limits import _LIMITER, estimate_tokens
 from agents.providers import scripted
 from transcripts.events import Usage
 
@@ -689,6 +690,18 @@ async def _attempt(call: ModelCall, attempt: int, mode: str) -> tuple[str, int, 
     return text, prompt, completion, cost, served if routed else call.model
 
 
+async def _limited_attempt(limiter: Any, call: ModelCall, attempt: int, mode: str) -> tuple[str, int, int, float, str]:
+    estimate = estimate_tokens(call.messages, call.max_tokens)
+    await limiter.acquire(call.model, estimate)
+    used = 0
+    try:
+        out = await _attempt(call, attempt, mode)
+        used = out[1] + out[2]
+        return out
+    finally:
+        await limiter.release(call.model, estimate, used)
+
+
 # -- the public calls ------------------------------------------------------------------------------------
 
 _sleep = asyncio.sleep  # tests replace this to observe delays without waiting
@@ -716,12 +729,20 @@ async def acomplete(call: ModelCall) -> ModelReply:
     start = time.perf_counter()
     attempt = 0
     mode = _format_mode(call.model, _routed(call.model)) if call.schema is not None else "none"
+    limiter = _LIMITER.get()  # --limit (agents/limits.py): shared per-provider limits
+    if limiter is not None and not limiter.applies(call.model):
+        limiter = None
     while True:
         try:
-            text, prompt, completion, cost, served = await _attempt(call, attempt, mode)
+            if limiter is None:
+                text, prompt, completion, cost, served = await _attempt(call, attempt, mode)
+            else:
+                text, prompt, completion, cost, served = await _limited_attempt(limiter, call, attempt, mode)
             break
         except ModelCallError as error:
             new_mode, delay = _next_step(call, error, attempt, mode)
+            if limiter is not None and error.kind == "rate_limit":  # hold the provider back for every run
+                await limiter.throttled(call.model, delay if delay is not None else backoff_delay(error, attempt))
             if delay is None:
                 raise
             if new_mode == mode:

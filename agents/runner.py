@@ -115,14 +115,18 @@ async def arun(
     *,
     on_event: Callable[[Event], None] | None = None,
     cancel: asyncio.Event | None = None,
+    writer: Any = None,
 ) -> RunResult:
     """Run the council once and write its transcript. Never raises for model or provider faults:
-    those are recorded and the result says `failed`. Cancellation writes `interrupted` and re-raises."""
+    those are recorded and the result says `failed`. Cancellation writes `interrupted` and re-raises.
+    `writer` (anything with `write(event)` and `close()`) replaces the transcript file: batch workers
+    that stream events to the process owning the output folder pass one."""
     path = spec.path
-    if path.exists():
-        path.unlink()  # the same run again replaces its transcript; batches skip finished runs first
     started_at = time.perf_counter()
-    writer = TranscriptWriter(path)
+    if writer is None:
+        if path.exists():
+            path.unlink()  # the same run again replaces its transcript; batches skip finished runs first
+        writer = TranscriptWriter(path)
 
     def record(event: Event) -> Event:
         writer.write(event)
