@@ -61,7 +61,7 @@ class Limit:
 
 
 _KINDS = ("concurrent", "rpm", "tpm")
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@+\-]*$")
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@+?&=%,\-]*$")
 
 
 def parse_limits(specs: Iterable[str]) -> dict[str, Limit]:
