@@ -260,6 +260,8 @@ async def _worker_main() -> None:
         try:
             message = await _read(reader)
         except (asyncio.IncompleteReadError, ConnectionError):
+            for task in tasks:  # the driver is gone: nobody can receive these runs any more
+                task.cancel()
             break
         kind = message[0]
         if kind == "init":
