@@ -89,38 +89,44 @@ def _calls_in(path: Path) -> int:
     )
 
 
+@pytest.fixture(scope="module")
+def local_sixty(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
+    """60 runs (30 cases x 2 seeds, scored) on the local executor: the reference."""
+    out = tmp_path_factory.mktemp("local") / "out"
+    return asyncio.run(run_batch(_plan(out, 60), 8)), out
+
+
 @pytest.mark.parametrize("executor", EXECUTORS)
-async def test_sixty_runs_give_the_same_transcripts_as_the_local_executor(tmp_path: Path, executor: str, request: pytest.FixtureRequest) -> None:
-    local = await run_batch(_plan(tmp_path / "local" / "out", 60), 8)
-    other = await run_batch(_plan(tmp_path / executor / "out", 60), 8, **_options(executor, request))
+async def test_sixty_runs_give_the_same_transcripts_as_the_local_executor(tmp_path: Path, executor: str, request: pytest.FixtureRequest,
+                                                                          local_sixty: tuple[Any, Path]) -> None:
+    local, local_out = local_sixty
+    other = await run_batch(_plan(tmp_path / "out", 60), 8, **_options(executor, request))
     assert local.counts == other.counts
     assert local.counts["completed"] + local.counts["limit_reached"] + local.counts["failed"] == 60
-    names = sorted(p.name for p in (tmp_path / "local" / "out").glob("*.jsonl"))
+    names = sorted(p.name for p in local_out.glob("*.jsonl"))
     assert len(names) == 60
-    assert names == sorted(p.name for p in (tmp_path / executor / "out").glob("*.jsonl"))
+    assert names == sorted(p.name for p in (tmp_path / "out").glob("*.jsonl"))
     for name in names:
-        assert _normal(tmp_path / "local" / "out" / name) == _normal(tmp_path / executor / "out" / name), name
+        assert _normal(local_out / name) == _normal(tmp_path / "out" / name), name
     manifest = json.loads(other.manifest_path.read_text())
     assert manifest["executor"]["kind"] == executor and manifest["executor"]["workers"] == 2
     assert manifest["totals"] == json.loads(local.manifest_path.read_text())["totals"]
-    assert not list((tmp_path / executor / "out").glob("*.tmp"))
+    assert not list((tmp_path / "out").glob("*.tmp"))
 
 
 @pytest.mark.parametrize("executor", EXECUTORS)
-async def test_resume_and_cache_make_no_model_calls(tmp_path: Path, executor: str, counter: Path, request: pytest.FixtureRequest) -> None:
+async def test_the_cache_makes_a_repeated_experiment_free(tmp_path: Path, executor: str, counter: Path, request: pytest.FixtureRequest) -> None:
     opts = _options(executor, request)
     out = tmp_path / "out"
-    first = await run_batch(_plan(out, 12), 4, cache=True, score=False, **opts)
-    assert first.counts["completed"] == 12
+    first = await run_batch(_plan(out, 8), 4, cache=True, score=False, **opts)
+    assert first.counts["completed"] == 8
     made = scripted.read_shared(str(counter))["calls"]
     assert made > 0 and first.cache["stored"] == made
     counter.write_text("{}")
-    again = await run_batch(_plan(out, 12), 4, cache=True, score=False, **opts)
-    assert again.counts["skipped"] == 12 and scripted.read_shared(str(counter))["calls"] == 0
     for path in out.glob("*.jsonl"):
         path.unlink()
-    repeat = await run_batch(_plan(out, 12), 4, cache=True, score=False, **opts)
-    assert repeat.counts["completed"] == 12
+    repeat = await run_batch(_plan(out, 8), 4, cache=True, score=False, **opts)
+    assert repeat.counts["completed"] == 8
     assert scripted.read_shared(str(counter))["calls"] == 0
     assert repeat.cache["hits"] == made and repeat.cache["misses"] == 0
 
@@ -140,10 +146,10 @@ async def test_a_provider_limit_of_two_is_never_exceeded(tmp_path: Path, executo
 @pytest.mark.parametrize("executor", EXECUTORS)
 async def test_failure_threshold_and_cancel_behave_as_on_the_local_executor(tmp_path: Path, executor: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     opts = _options(executor, request)
-    stopped = await run_batch(_plan(tmp_path / "bad", 40, "scripted/preferred?malformed_rate=1"), 4, score=False,
-                              max_failure_rate=0.5, min_runs_for_rate=5, **opts)
+    stopped = await run_batch(_plan(tmp_path / "bad", 16, "scripted/preferred?malformed_rate=1"), 2, score=False,
+                              max_failure_rate=0.5, min_runs_for_rate=3, **opts)
     assert stopped.stopped and stopped.exit_code == 3
-    assert stopped.counts["failed"] >= 5 and stopped.counts["not_started"] > 0
+    assert stopped.counts["failed"] >= 3 and stopped.counts["not_started"] > 0
 
     cancel = asyncio.Event()
 
@@ -152,12 +158,10 @@ async def test_failure_threshold_and_cancel_behave_as_on_the_local_executor(tmp_
             cancel.set()
 
     out = tmp_path / "cancelled"
-    summary = await run_batch(_plan(out, 30, "scripted/preferred?latency=0.05"), 6, score=False, cancel=cancel, on_progress=on_progress, **opts)
+    summary = await run_batch(_plan(out, 12, "scripted/preferred?latency=0.05"), 4, score=False, cancel=cancel, on_progress=on_progress, **opts)
     assert summary.interrupted and summary.exit_code == 130
     states = [transcript_state(p).status for p in out.glob("*.jsonl")]
     assert states.count("interrupted") == summary.counts["interrupted"] > 0
-    rerun = await run_batch(_plan(out, 30, "scripted/preferred?latency=0.05"), 6, score=False, **opts)
-    assert rerun.counts["completed"] + rerun.counts["skipped"] == 30
 
 
 def _kill_one_worker(executor: str) -> None:
@@ -191,12 +195,12 @@ async def test_killing_a_worker_mid_batch_loses_and_duplicates_nothing(tmp_path:
             _kill_one_worker(executor)
 
     out = tmp_path / "out"
-    summary = await run_batch(_plan(out, 60, "scripted/preferred?latency=0.02"), 8, score=False, on_progress=on_progress, **opts)
+    summary = await run_batch(_plan(out, 30, "scripted/preferred?latency=0.02"), 8, score=False, on_progress=on_progress, **opts)
     assert killed and killed[0] > 0
-    assert summary.counts["completed"] == 60 and summary.counts["not_started"] == 0
+    assert summary.counts["completed"] == 30 and summary.counts["not_started"] == 0
     assert summary.executor["lost_workers"] >= 1 and summary.executor["redone"]
     files = sorted(out.glob("*.jsonl"))
-    assert len(files) == 60 and not list(out.glob("*.tmp"))
+    assert len(files) == 30 and not list(out.glob("*.tmp"))
     for path in files:
         types = [e["type"] for e in _normal(path)]
         assert types.count("run_started") == 1 and types.count("run_ended") == 1 and types[-1] == "run_ended"
@@ -205,7 +209,7 @@ async def test_killing_a_worker_mid_batch_loses_and_duplicates_nothing(tmp_path:
 
 
 def _batch_cmd(out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "tui.cli.main", "batch", "scenarios/library", "--repeats", "2", "--model",
+    return [sys.executable, "-m", "tui.cli.main", "batch", "scenarios/library", "--model",
             "scripted/preferred?latency=0.02", "-j", "4", "--out", str(out), "--no-score", "--no-progress", *extra]
 
 
@@ -221,7 +225,7 @@ def test_killing_the_driver_then_rerunning_repeats_no_finished_run(tmp_path: Pat
     proc = subprocess.Popen(_batch_cmd(out, *extra), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and proc.poll() is None:
-        if sum(1 for p in out.glob("*.jsonl") if transcript_state(p).status == "completed") >= 8:
+        if sum(1 for p in out.glob("*.jsonl") if transcript_state(p).status == "completed") >= 5:
             break
         time.sleep(0.05)
     assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
@@ -229,12 +233,12 @@ def test_killing_the_driver_then_rerunning_repeats_no_finished_run(tmp_path: Pat
     proc.wait()
     time.sleep(3 if executor == "ray" else 0.5)  # let orphaned workers notice (their pipes or the job are gone)
     finished = {p: p.read_bytes() for p in out.glob("*.jsonl") if transcript_state(p).status == "completed"}
-    assert 8 <= len(finished) < 60
+    assert 5 <= len(finished) < 30
     counter.write_text("{}")
     rerun = subprocess.run([*_batch_cmd(out, *extra), "--json"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
     assert rerun.returncode == 0, rerun.stderr
     manifest = json.loads(rerun.stdout)
-    assert manifest["counts"]["skipped"] == len(finished) and manifest["counts"]["completed"] == 60 - len(finished)
+    assert manifest["counts"]["skipped"] == len(finished) and manifest["counts"]["completed"] == 30 - len(finished)
     for path, data in finished.items():
         assert path.read_bytes() == data  # finished transcripts untouched
     redone = [p for p in out.glob("*.jsonl") if p not in finished]
