@@ -116,11 +116,11 @@ class LimiterLike(Protocol):
 class _Bucket:
     """A token bucket refilled at `per_minute / 60` per second, holding up to one second's worth."""
 
-    def __init__(self, per_minute: float) -> None:
+    def __init__(self, per_minute: float, now: float) -> None:
         self.rate = per_minute / 60.0
         self.capacity = max(1.0, self.rate)
         self.level = self.capacity
-        self.stamp = time.monotonic()
+        self.stamp = now
 
     def _refill(self, now: float) -> None:
         self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
@@ -158,15 +158,17 @@ class Limiter:
     """The limits of one batch, enforced on one event loop (see the module docstring)."""
 
     limits: dict[str, Limit]
+    clock: Any = time.monotonic  # the scheduler simulation passes its virtual clock
     _gates: dict[str, _Gate] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
+        now = self.clock()
         for key, limit in self.limits.items():
             self._gates[key] = _Gate(
                 limit,
                 asyncio.Semaphore(limit.concurrent) if limit.concurrent else None,
-                _Bucket(limit.rpm) if limit.rpm else None,
-                _Bucket(limit.tpm) if limit.tpm else None,
+                _Bucket(limit.rpm, now) if limit.rpm else None,
+                _Bucket(limit.tpm, now) if limit.tpm else None,
             )
 
     def __bool__(self) -> bool:
@@ -177,7 +179,7 @@ class Limiter:
 
     async def acquire(self, model: str, tokens: int = 0) -> None:
         """Wait until a call to `model` (about `tokens` tokens) may go; the caller must `release`."""
-        began = time.monotonic()
+        began = self.clock()
         held: list[_Gate] = []  # semaphore taken
         passed: list[_Gate] = []  # counted in flight
         try:
@@ -187,7 +189,7 @@ class Limiter:
                     await gate.semaphore.acquire()
                     held.append(gate)
                 while True:
-                    now = time.monotonic()
+                    now = self.clock()
                     wait = gate.closed_until - now
                     if gate.requests is not None:
                         wait = max(wait, gate.requests.wait_for(1, now))
@@ -210,115 +212,8 @@ class Limiter:
             for gate in passed:
                 gate.in_flight -= 1
             raise
-        waited = time.monotonic() - began
+        waited = self.clock() - began
         for gate in passed:
-            gate.waited_s += waited
-
-    async def release(self, model: str, estimated: int = 0, used: int = 0) -> None: ...
-    async def throttled(self, model: str, delay: float) -> None: ...
-
-
-class _Bucket:
-    """A token bucket refilled at `per_minute / 60` per second, holding up to one second's worth."""
-
-    def __init__(self, per_minute: float) -> None:
-        self.rate = per_minute / 60.0
-        self.capacity = max(1.0, self.rate)
-        self.level = self.capacity
-        self.stamp = time.monotonic()
-
-    def _refill(self, now: float) -> None:
-        self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
-        self.stamp = now
-
-    def wait_for(self, amount: float, now: float) -> float:
-        """Seconds until `amount` can be taken (a call bigger than the bucket waits for a full one)."""
-        self._refill(now)
-        need = min(amount, self.capacity)
-        return 0.0 if self.level >= need else (need - self.level) / self.rate
-
-    def take(self, amount: float) -> None:
-        self.level -= amount  # may go below zero: a big call borrows from the next seconds
-
-    def give(self, amount: float) -> None:
-        self.level = min(self.capacity, self.level + amount)
-
-
-@dataclass
-class _Gate:
-    limit: Limit
-    semaphore: asyncio.Semaphore | None = None
-    requests: _Bucket | None = None
-    tokens: _Bucket | None = None
-    closed_until: float = 0.0
-    in_flight: int = 0
-    peak: int = 0
-    calls: int = 0
-    throttles: int = 0
-    waited_s: float = 0.0
-
-
-@dataclass
-class Limiter:
-    """The limits of one batch, enforced on one event loop (see the module docstring)."""
-
-    limits: dict[str, Limit]
-    _gates: dict[str, _Gate] = field(default_factory=dict, init=False)
-
-    def __post_init__(self) -> None:
-        for key, limit in self.limits.items():
-            self._gates[key] = _Gate(
-                limit,
-                asyncio.Semaphore(limit.concurrent) if limit.concurrent else None,
-                _Bucket(limit.rpm) if limit.rpm else None,
-                _Bucket(limit.tpm) if limit.tpm else None,
-            )
-
-    def __bool__(self) -> bool:
-        return bool(self.limits)
-
-    def applies(self, model: str) -> bool:
-        return bool(keys_for(model, self.limits))
-
-    async def acquire(self, model: str, tokens: int = 0) -> None:
-        """Wait until a call to `model` (about `tokens` tokens) may go; the caller must `release`."""
-        began = time.monotonic()
-        taken: list[_Gate] = []
-        try:
-            for key in keys_for(model, self.limits):
-                gate = self._gates[key]
-                if gate.semaphore is not None:
-                    await gate.semaphore.acquire()
-                taken.append(gate)
-                while True:
-                    now = time.monotonic()
-                    wait = gate.closed_until - now
-                    if gate.requests is not None:
-                        wait = max(wait, gate.requests.wait_for(1, now))
-                    if gate.tokens is not None and tokens:
-                        wait = max(wait, gate.tokens.wait_for(tokens, now))
-                    if wait <= 0:
-                        break
-                    await asyncio.sleep(wait)
-                if gate.requests is not None:
-                    gate.requests.take(1)
-                if gate.tokens is not None and tokens:
-                    gate.tokens.take(tokens)
-                gate.in_flight += 1
-                gate.calls += 1
-                gate.peak = max(gate.peak, gate.in_flight)
-        except BaseException:
-            for gate in taken:
-                if gate.semaphore is not None:
-                    gate.semaphore.release()
-                if gate.in_flight and gate is not taken[-1] or gate.in_flight:
-                    pass
-            # undo the in-flight count of the gates fully passed (the last one may not be)
-            for gate in taken:
-                gate.in_flight = max(0, gate.in_flight - 1) if gate.calls else gate.in_flight
-            raise
-        waited = time.monotonic() - began
-        for gate in taken:
             gate.waited_s += waited
 
     async def release(self, model: str, estimated: int = 0, used: int = 0) -> None:
@@ -338,7 +233,7 @@ class Limiter:
     async def throttled(self, model: str, delay: float) -> None:
         """A call to `model` was rate limited and will retry in `delay` s: hold back its provider (and
         model) for as long, for every run of the batch."""
-        until = time.monotonic() + max(0.0, delay)
+        until = self.clock() + max(0.0, delay)
         for key in keys_for(model, self.limits) or ():
             gate = self._gates[key]
             gate.throttles += 1
