@@ -151,6 +151,7 @@ class _Gate:
     calls: int = 0
     throttles: int = 0
     waited_s: float = 0.0
+    queue: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 @dataclass
@@ -188,20 +189,22 @@ class Limiter:
                 if gate.semaphore is not None:
                     await gate.semaphore.acquire()
                     held.append(gate)
-                while True:
-                    now = self.clock()
-                    wait = gate.closed_until - now
-                    if gate.requests is not None:
-                        wait = max(wait, gate.requests.wait_for(1, now))
-                    if gate.tokens is not None and tokens:
-                        wait = max(wait, gate.tokens.wait_for(tokens, now))
-                    if wait <= 0:
-                        break
-                    await asyncio.sleep(wait)
-                if gate.requests is not None:
-                    gate.requests.take(1)
-                if gate.tokens is not None and tokens:
-                    gate.tokens.take(tokens)
+                if gate.closed_until > self.clock() or gate.requests is not None or (gate.tokens is not None and tokens):
+                    async with gate.queue:  # one waiter at a time, first come first served
+                        while True:
+                            now = self.clock()
+                            wait = gate.closed_until - now
+                            if gate.requests is not None:
+                                wait = max(wait, gate.requests.wait_for(1, now))
+                            if gate.tokens is not None and tokens:
+                                wait = max(wait, gate.tokens.wait_for(tokens, now))
+                            if wait <= 1e-9:
+                                break
+                            await asyncio.sleep(wait)
+                        if gate.requests is not None:
+                            gate.requests.take(1)
+                        if gate.tokens is not None and tokens:
+                            gate.tokens.take(tokens)
                 gate.in_flight += 1
                 gate.calls += 1
                 gate.peak = max(gate.peak, gate.in_flight)
