@@ -473,7 +473,9 @@ async def run_batch(
 
         response_cache = None
         token = None
-        remote = executor == "ray" or (workers or 1) > 1
+        remote = (executor == "ray" or (workers or 1) > 1) and bool(todo)  # nothing to run: start no workers
+        if not todo and (executor == "ray" or (workers or 1) > 1):
+            summary.executor = {"kind": "ray" if executor == "ray" else "processes", "workers": 0, "note": "nothing to run"}
         if cache and not remote:
             from agents.cache import CACHE_FILENAME, ResponseCache
             from agents.gateway import use_response_cache
