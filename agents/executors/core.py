@@ -287,6 +287,8 @@ class Driver:
             except WorkerLost as lost:
                 p.started -= 1
                 p.running -= 1
+                if self.cancel.is_set():  # stopping anyway (Ctrl-C can take workers down too): not started
+                    return
                 self.queue.appendleft(item)  # redo it (on whichever slot is free first)
                 self.redone.append({"run_id": spec.run_id, "reason": str(lost)})
                 await pool.replace(w, lost.generation)
