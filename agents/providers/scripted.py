@@ -19,6 +19,9 @@ The reply for a call comes from a builder registered for its kind (`turn`, `reso
 call's `context` (see docs/CONTRACTS.md): scenario, member, round, members, revealed, and optionally
 turn_counts, previous_speaker, max_rounds, attempt.
 
+`COUNTER` counts calls in flight (and, with GRANDROUNDS_SCRIPTED_COUNTER=FILE, across processes), so
+tests can prove that a `--limit` holds.
+
 This module does not import litellm: `agents.gateway` wraps it in a litellm CustomLLM and also calls
 it directly (a fast path with the same semantics) when no litellm routing is needed.
 """
