@@ -7,6 +7,7 @@ each figure is printed beside a baseline measured in the same process.
 from __future__ import annotations
 
 import asyncio
+import operator
 import os
 import resource
 import shutil
@@ -15,7 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 from agents.runner import RunSpec, arun, run_sync
 from agents.team import Team
@@ -56,6 +57,46 @@ async def _raw_calls(scenario: Scenario, n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
+class _BareState(TypedDict, total=False):
+    turns: Annotated[list[str], operator.add]
+    done: bool
+
+
+async def _bare_langgraph(scenario: Scenario, runs: int, turns_per_run: int) -> float:
+    """Baseline: a bare LangGraph loop of the same shape (one superstep per turn, a resolve step), each
+    step one scripted call through the gateway; no prompts, validation or transcript. Turns per second."""
+    from langgraph.graph import END, START, StateGraph
+
+    from agents.gateway import ModelCall, acomplete
+    from agents.schemas import reply_schema
+
+    schema = reply_schema("turn", scenario)
+    context = {"scenario": scenario.model_dump(mode="json"), "member": "diagnostician", "round": 1, "members": ["diagnostician"], "revealed": []}
+
+    async def turn(state: _BareState) -> dict[str, Any]:
+        n = len(state.get("turns", []))
+        reply = await acomplete(ModelCall(model="scripted/preferred", messages=[{"role": "user", "content": str(n)}], kind="turn", schema=schema, seed=n, context=context))
+        return {"turns": [reply.text]}
+
+    async def route(state: _BareState) -> str:
+        return "turn" if len(state.get("turns", [])) < turns_per_run else "resolve"
+
+    async def resolve(state: _BareState) -> dict[str, Any]:
+        return {"done": True}
+
+    graph = StateGraph(_BareState)
+    graph.add_node("turn", turn)
+    graph.add_node("resolve", resolve)
+    graph.add_edge(START, "turn")
+    graph.add_conditional_edges("turn", route, ["turn", "resolve"])
+    graph.add_edge("resolve", END)
+    compiled = graph.compile()
+    start = time.perf_counter()
+    for _ in range(runs):
+        await compiled.ainvoke({"turns": []}, config={"recursion_limit": turns_per_run * 2 + 10})
+    return runs * turns_per_run / (time.perf_counter() - start)
+
+
 def bench_engine(scenario: Scenario, team: Team, snapshot: dict[str, Any], runs: int = 40) -> dict[str, Any]:
     with one_core() as pinned:
         return _bench_engine(scenario, team, snapshot, runs, pinned)
@@ -73,13 +114,17 @@ def _bench_engine(scenario: Scenario, team: Team, snapshot: dict[str, Any], runs
         return turns, time.perf_counter() - start
 
     with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(go(Path(tmp)))  # warm up: imports, the compiled graph, the case's reply schemas
         turns, elapsed = asyncio.run(go(Path(tmp)))
     raw_rate = asyncio.run(_raw_calls(scenario, max(turns, 50)))
+    bare_rate = asyncio.run(_bare_langgraph(scenario, runs, max(1, round(turns / runs))))
     return {
         "runs": runs,
         "turns": turns,
+        "turn_style": getattr(team, "turn_style", "whole"),
         "seconds": round(elapsed, 3),
         "turns_per_s": round(turns / elapsed, 1),
+        "bare_langgraph_turns_per_s": round(bare_rate, 1),
         "raw_scripted_calls_per_s": round(raw_rate, 1),
         "pinned_to_one_core": pinned,
         "peak_rss_mb": round(peak_rss_mb(), 1),

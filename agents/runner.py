@@ -95,6 +95,13 @@ class RunResult:
     duration_s: float = 0.0
 
 
+class _NoLock:
+    """The lock of a transcript written elsewhere (a batch worker's events go to the driver)."""
+
+    def release(self) -> None:
+        pass
+
+
 def package_versions() -> dict[str, str]:
     out = {}
     for name in _VERSIONED:
@@ -125,19 +132,26 @@ async def arun(
     *,
     on_event: Callable[[Event], None] | None = None,
     cancel: asyncio.Event | None = None,
+    writer: Any = None,
 ) -> RunResult:
     """Run the council once and write its transcript. Never raises for model or provider faults:
-    those are recorded and the result says `failed`. Cancellation writes `interrupted` and re-raises."""
+    those are recorded and the result says `failed`. Cancellation writes `interrupted` and re-raises.
+    `writer` (anything with `write(event)` and `close()`) replaces the transcript file: batch workers
+    that stream events to the process owning the output folder pass one."""
     path = spec.path
     # The same run again replaces its transcript (batches skip finished runs first), under the
     # transcript's lock: a run id another process is writing is refused (TranscriptBusy), never deleted.
-    lock = claim_transcript(path)
+    # A batch worker passes its own `writer` (the driver owns the file and takes the lock when it writes).
     started_at = time.perf_counter()
-    try:
-        writer = TranscriptWriter(path)
-    except BaseException:
-        lock.release()
-        raise
+    if writer is None:
+        lock: Any = claim_transcript(path)
+        try:
+            writer = TranscriptWriter(path)
+        except BaseException:
+            lock.release()
+            raise
+    else:
+        lock = _NoLock()
 
     write_failed: list[OutputWriteError] = []
 

@@ -50,7 +50,10 @@ class BatchOptions:
     judge_samples: int = 1
     command: Sequence[str] | None = None  # recorded in the manifest
     write_manifest: bool = True
-    executor: Executor | None = None  # where runs execute; None is this event loop (AsyncioExecutor)
+    executor: Executor | str | None = None  # an Executor; None or "local" is this event loop; "ray": Ray actors
+    limits: dict[str, Any] | None = None  # {key: agents.limits.Limit} from --limit: calls per provider or model
+    workers: int | None = None  # > 1: local worker processes; with executor="ray": actors (default the cluster's CPUs)
+    ray_address: str | None = None  # join this Ray cluster instead of starting a local one
 
     @classmethod
     def of(cls, options: BatchOptions | int | None = None, **fields: Any) -> BatchOptions:
@@ -77,6 +80,13 @@ async def run_batch(plan: BatchPlan, options: BatchOptions | int | None = None, 
         raise BatchError("--concurrency must be at least 1")
     if max_failure_rate is not None and not 0.0 <= max_failure_rate <= 1.0:
         raise BatchError("--max-failure-rate must be between 0 and 1")
+    if isinstance(opts.executor, str) and opts.executor not in ("local", "ray"):
+        raise BatchError(f"--executor {opts.executor!r}: use local or ray")
+    if opts.workers is not None and opts.workers < 1:
+        raise BatchError("--workers must be at least 1")
+    # Worker processes or Ray actors (agents/executors/): they stream each finished transcript back and
+    # this process writes it, so everything below (resume, cache, accounting, manifest) is unchanged.
+    elsewhere = opts.executor == "ray" or (opts.workers or 1) > 1
     started_at = time.perf_counter()
     out = plan.out_dir
     try:
@@ -106,15 +116,42 @@ async def run_batch(plan: BatchPlan, options: BatchOptions | int | None = None, 
 
         response_cache = None
         token = None
-        if cache:
+        remote = elsewhere and bool(todo)  # nothing to run: start no workers
+        if elsewhere and not todo:
+            summary.executor = {"kind": "ray" if opts.executor == "ray" else "processes", "workers": 0, "note": "nothing to run"}
+        if cache and not remote:
             from agents.cache import CACHE_FILENAME, ResponseCache
             from agents.gateway import use_response_cache
 
             response_cache = ResponseCache(out / CACHE_FILENAME)
             token = use_response_cache(response_cache)
+        limiter_token = None
+        limiter = None
         try:
-            stop_reason = await _run_all(todo, opts, progress, outcomes, notify, cancel)
+            if remote:
+                from agents.executors import run_elsewhere
+
+                stop_reason, summary.executor = await run_elsewhere(
+                    todo, concurrency, progress, outcomes, notify, cancel, max_failure_rate, opts.min_runs_for_rate,
+                    executor="ray" if opts.executor == "ray" else "local", workers=opts.workers, address=opts.ray_address,
+                    limits=opts.limits or {}, cache_path=(out / _cache_filename()) if cache else None,
+                )
+                summary.cache = summary.executor.pop("cache", None)
+                summary.limits = summary.executor.pop("limits", None)
+            else:
+                if opts.limits:
+                    from agents.limits import Limiter, use_limiter
+
+                    limiter = Limiter(opts.limits)
+                    limiter_token = use_limiter(limiter)
+                stop_reason = await _run_all(todo, opts, progress, outcomes, notify, cancel)
         finally:
+            if limiter_token is not None:
+                from agents.limits import reset_limiter
+
+                reset_limiter(limiter_token)
+            if limiter is not None:
+                summary.limits = limiter.stats()
             if token is not None:
                 from agents.gateway import _RESPONSE_CACHE
 
@@ -151,6 +188,12 @@ async def run_batch(plan: BatchPlan, options: BatchOptions | int | None = None, 
     return summary
 
 
+def _cache_filename() -> str:
+    from agents.cache import CACHE_FILENAME
+
+    return CACHE_FILENAME
+
+
 async def _run_all(
     todo: list[RunSpec],
     opts: BatchOptions,
@@ -160,7 +203,7 @@ async def _run_all(
     cancel: asyncio.Event,
 ) -> str | None:
     """Every run of `todo` through the executor, with progress, outcomes and the failure threshold."""
-    executor = opts.executor or AsyncioExecutor()
+    executor = opts.executor if opts.executor not in (None, "local", "ray") else AsyncioExecutor()
     max_failure_rate, min_runs = opts.max_failure_rate, opts.min_runs_for_rate
     stop: list[str] = []
     auth_failures: list[str] = []

@@ -142,6 +142,8 @@ class BatchSummary:
     by_team: dict[str, dict[str, Any]] = field(default_factory=dict)
     spent_now: Usage = field(default_factory=Usage)  # model calls made by this invocation (runs only)
     cache: dict[str, Any] | None = None
+    limits: dict[str, Any] | None = None  # per limit key: the limit, peak in flight, calls, 429s, waiting
+    executor: dict[str, Any] | None = None  # where the runs ran, when not on this event loop
     scored: int = 0
     score_errors: list[str] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)  # transcripts whose cut-off last line was repaired
@@ -192,6 +194,8 @@ class BatchSummary:
             },
             "by_team": self.by_team,
             "cache": self.cache,
+            "limits": self.limits,
+            "executor": self.executor or {"kind": "local", "workers": 1},
             "score_errors": self.score_errors,
             "repaired": self.repaired,
             "runs": [o.to_json(self.plan.out_dir) for o in self.outcomes],

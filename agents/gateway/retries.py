@@ -15,6 +15,7 @@ from agents.gateway.calls import ModelCall, ModelReply
 from agents.gateway.errors import ModelCallError, _as_error
 from agents.gateway.formats import _degrade, _format_mode, _response_format
 from agents.gateway.litellm_setup import OWN_PROVIDERS, _is_scripted, _provider, _routed, _wants_context, litellm_module
+from agents.limits import _LIMITER, estimate_tokens
 from agents.providers import scripted
 from transcripts.events import Usage
 
@@ -142,6 +143,18 @@ def _next_step(call: ModelCall, error: ModelCallError, attempt: int, mode: str) 
     return mode, delay
 
 
+async def _limited_attempt(limiter: Any, call: ModelCall, attempt: int, mode: str) -> tuple[str, int, int, float, str]:
+    estimate = estimate_tokens(call.messages, call.max_tokens)
+    await limiter.acquire(call.model, estimate)
+    used = 0
+    try:
+        out = await _attempt(call, attempt, mode)
+        used = out[1] + out[2]
+        return out
+    finally:
+        await limiter.release(call.model, estimate, used)
+
+
 async def acomplete(call: ModelCall) -> ModelReply:
     """Call the model; transport failures are retried here, anything else raises ModelCallError."""
     cache, key, cached = _cache_lookup(call)
@@ -150,12 +163,20 @@ async def acomplete(call: ModelCall) -> ModelReply:
     start = time.perf_counter()
     attempt = 0
     mode = _format_mode(call.model, _routed(call.model)) if call.schema is not None else "none"
+    limiter = _LIMITER.get()  # --limit (agents/limits.py): shared per-provider limits
+    if limiter is not None and not limiter.applies(call.model):
+        limiter = None
     while True:
         try:
-            text, prompt, completion, cost, served = await _attempt(call, attempt, mode)
+            if limiter is None:
+                text, prompt, completion, cost, served = await _attempt(call, attempt, mode)
+            else:
+                text, prompt, completion, cost, served = await _limited_attempt(limiter, call, attempt, mode)
             break
         except ModelCallError as error:
             new_mode, delay = _next_step(call, error, attempt, mode)
+            if limiter is not None and error.kind == "rate_limit":  # hold the provider back for every run
+                await limiter.throttled(call.model, delay if delay is not None else backoff_delay(error, attempt))
             if delay is None:
                 raise
             if new_mode == mode:

@@ -43,6 +43,9 @@ Examples:
   grandrounds batch insulin-error-disclosure hiv-partner-notification --team my-team.yaml --judge openai/gpt-4o-mini
   grandrounds batch scenarios/library --team default --team solo --team self-consistency --model scripted/mixed \
     --disclosure none --judge scripted/preferred --out runs/baselines   # does the council help?
+  grandrounds batch scenarios/library --model openai/gpt-4o-mini -j 64 --limit openai=32 --limit openai:rpm=600
+  grandrounds batch scenarios/library --model scripted/mixed --repeats 50 -j 200 --workers 2     # two local processes
+  grandrounds batch scenarios/library --model openai/gpt-4o-mini -j 500 --executor ray --ray-address ray://head:10001
   OPENAI_API_BASE=http://127.0.0.1:8000/v1 OPENAI_API_KEY=none GRANDROUNDS_RESPONSE_FORMAT=json_schema \\
     grandrounds batch scenarios/library --model openai/Qwen2.5-7B-Instruct     # a local vLLM server
 
@@ -72,17 +75,41 @@ Then: grandrounds compare OUT --by team
 @click.option("--judge", default=None, help="Judge model for rubric grading and, under --disclosure none, for mapping free text to the conflicts (adds judge calls, counted separately).")
 @click.option("--judge-samples", default=1, show_default=True, type=click.IntRange(1, 9), help="Judge samples per rubric criterion.")
 @click.option("--disclosure", type=click.Choice(["options", "none"]), default=None, help="Override every team's disclosure: options (agents pick option ids) or none (only the case and question; free text, scored by --judge).")
+@click.option("--limit", "limit_specs", multiple=True, metavar="KEY=N|KEY:rpm=N|KEY:tpm=N",
+              help="Cap calls per provider (openai) or model (openai/gpt-4o-mini) across the whole batch: N in flight, "
+                   "requests or tokens per minute; 429s hold back that provider only. Repeatable.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where runs execute: this machine, or Ray actors (needs the [ray] extra); this process writes every transcript.")
+@click.option("--workers", default=None, type=click.IntRange(1, 256),
+              help="Worker processes (local, default 1: this process) or Ray actors (default: the cluster's CPUs), "
+                   "each with its own event loop; -j is shared among them.")
+@click.option("--ray-address", default=None, metavar="ADDR",
+              help="Join this Ray cluster (ray://host:10001, or host:6379 on a cluster node); default: start a local one.")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest (batch.json) on stdout instead of the text summary.")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 @click.option("--yes", "-y", is_flag=True, help=f"Run a plan of more than {PLAN_CONFIRM_ABOVE:,} runs (e.g. --repeats 100000).")
 def batch(
     cases: tuple[str, ...], teams: tuple[str, ...], models: tuple[str, ...], repeats: int, seed: int, concurrency: int,
     out_dir: Path | None, batch_name: str | None, cache: bool, retry_failed: bool, max_failure_rate: float | None,
-    min_runs: int, score: bool, judge: str | None, judge_samples: int, disclosure: str | None, as_json: bool, no_progress: bool,
-    yes: bool,
+    min_runs: int, score: bool, judge: str | None, judge_samples: int, disclosure: str | None,
+    limit_specs: tuple[str, ...], executor: str, workers: int | None, ray_address: str | None,
+    as_json: bool, no_progress: bool, yes: bool,
 ) -> None:
     """Run every CASE (scenario files, folders or library ids) with every --team, --model and seed."""
     from agents.batch import BatchError, plan_batch
+    from agents.limits import LimitError, parse_limits
+
+    try:
+        limits = parse_limits(limit_specs)
+    except LimitError as exc:
+        raise UserError(str(exc)) from None
+    if ray_address and executor != "ray":
+        raise UserError("--ray-address needs --executor ray")
+    if executor == "ray":
+        from agents.executors import ray_available
+
+        if not ray_available():
+            raise UserError("--executor ray needs Ray: pip install 'grandrounds[ray]'")
 
     planned = _count_cases(cases) * len(teams) * max(1, len(models)) * repeats  # before planning: it takes memory
     if planned > PLAN_CONFIRM_ABOVE and not yes:
@@ -112,7 +139,8 @@ def batch(
     try:
         summary = asyncio.run(
             _main(plan, concurrency, err, show_progress=not no_progress, max_failure_rate=max_failure_rate, min_runs_for_rate=min_runs,
-                  retry_failed=retry_failed, cache=cache, score=score, judge=judge, judge_samples=judge_samples, command=command)
+                  retry_failed=retry_failed, cache=cache, score=score, judge=judge, judge_samples=judge_samples, command=command,
+                  limits=limits, executor=executor, workers=workers, ray_address=ray_address)
         )
     except BatchError as exc:
         raise UserError(str(exc)) from None
@@ -217,6 +245,9 @@ def _print_summary(summary: Any) -> None:
     )
     now = summary.spent_now
     out(f"wall time {summary.wall_s:.1f} s; this invocation: {_tokens(now.prompt_tokens + now.completion_tokens)} tokens, ${now.cost_usd:.4f}")
+    for key, data in (summary.limits or {}).items():
+        out(f"limit {data['limit']}: peak {data['peak_in_flight']} in flight, {data['calls']} calls, "
+            f"{data['throttled']} rate limited, {data['waited_s']:.1f} s waited")
     if summary.cache:
         out(f"response cache: {summary.cache['hits']} hits, {summary.cache['misses']} misses ({summary.cache['path']})")
     runs, judge = summary.run_usage, summary.judge_usage
