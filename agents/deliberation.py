@@ -32,6 +32,7 @@ from agents.prompting import (
     retry_messages,
 )
 from agents.schemas import RESOLVE, ChairDecision, Choice, Resolution, Turn, reply_schema
+from agents import stepwise
 from agents.team import Team
 from scenarios.model import NO_OPTION, Scenario
 from transcripts.events import ChairDecided, Event, FactRevealed, ModelErrored, TurnTaken, Usage
@@ -264,14 +265,17 @@ async def member_turn(task: TurnTask, runtime: Runtime[RunContext]) -> dict[str,
     member = team.member(role)
     assert member is not None
     revealed = set(task["revealed"])
-    messages = build_turn_messages(
-        scenario, team, member, ctx.personas.get(role, ""), round_no=round_no, turns=task["turns"], revealed=revealed
-    )
     context = _scripted_context(ctx, role, round_no, task["turns"], revealed)
-    result = await call_structured(
-        ctx, role, "turn", Turn, messages, round_no=round_no, context=context,
-        check=lambda t: _check_choices(t.choices, scenario),
-    )
+    if team.turn_style == "stepwise":
+        result: Structured | stepwise.Outcome = await stepwise.take_turn(ctx, role, round_no, task["turns"], revealed, context)
+    else:
+        messages = build_turn_messages(
+            scenario, team, member, ctx.personas.get(role, ""), round_no=round_no, turns=task["turns"], revealed=revealed
+        )
+        result = await call_structured(
+            ctx, role, "turn", Turn, messages, round_no=round_no, context=context,
+            check=lambda t: _check_choices(t.choices, scenario),
+        )
     turn = result.value.model_dump(mode="json") if result.value is not None else None
     ctx.record(
         TurnTaken(
@@ -334,12 +338,17 @@ async def chair_moderate(state: CouncilState, runtime: Runtime[RunContext]) -> d
     counts = {m: 0 for m in team.member_ids()}
     for t in turns:
         counts[t["member"]] = counts.get(t["member"], 0) + 1
-    messages = build_chair_decision_messages(
-        ctx.scenario, team, ctx.personas.get(chair.role, ""), turns=turns, turn_counts=counts,
-        open_concerns=_open_concerns(turns),
-    )
     context = _scripted_context(ctx, chair.role, state["round"], turns, set(state.get("revealed", [])))
-    result = await call_structured(ctx, chair.role, "chair_decision", ChairDecision, messages, round_no=state["round"], context=context)
+    if team.turn_style == "stepwise":
+        result: Structured | stepwise.Outcome = await stepwise.take_chair_decision(
+            ctx, turns, counts, _open_concerns(turns), set(state.get("revealed", [])), context
+        )
+    else:
+        messages = build_chair_decision_messages(
+            ctx.scenario, team, ctx.personas.get(chair.role, ""), turns=turns, turn_counts=counts,
+            open_concerns=_open_concerns(turns),
+        )
+        result = await call_structured(ctx, chair.role, "chair_decision", ChairDecision, messages, round_no=state["round"], context=context)
     if result.value is not None:
         decision: ChairDecision = result.value  # type: ignore[assignment]
         speaker = decision.next_speaker
@@ -366,12 +375,15 @@ async def resolve(state: CouncilState, runtime: Runtime[RunContext]) -> dict[str
     scenario, team, chair = ctx.scenario, ctx.team, ctx.team.chair
     turns = state.get("turns", [])
     revealed = set(state.get("revealed", []))
-    messages = build_resolution_messages(scenario, team, ctx.personas.get(chair.role, ""), turns=turns, revealed=revealed)
     context = _scripted_context(ctx, chair.role, state.get("round", 1), turns, revealed)
-    result = await call_structured(
-        ctx, chair.role, "resolution", Resolution, messages, round_no=state.get("round", 1), context=context,
-        check=lambda r: _check_choices(r.choices, scenario),
-    )
+    if team.turn_style == "stepwise":
+        result: Structured | stepwise.Outcome = await stepwise.take_resolution(ctx, turns, revealed, context)
+    else:
+        messages = build_resolution_messages(scenario, team, ctx.personas.get(chair.role, ""), turns=turns, revealed=revealed)
+        result = await call_structured(
+            ctx, chair.role, "resolution", Resolution, messages, round_no=state.get("round", 1), context=context,
+            check=lambda r: _check_choices(r.choices, scenario),
+        )
     resolution = None
     if result.value is not None:
         value: Resolution = result.value  # type: ignore[assignment]

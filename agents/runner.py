@@ -136,7 +136,7 @@ async def arun(
             run_id=spec.run_id, batch=spec.batch, scenario_id=spec.scenario.id, scenario_hash=spec.scenario_hash,
             team_id=team.id, team_hash=spec.team_hash, protocol=team.protocol, models=spec.models, judge=team.judge,
             seed=spec.seed, sampling=team.sampling.model_dump(), limits=team.limits.model_dump(),
-            versions=_versions(), settings=spec.settings, scenario=spec.scenario_json, team=spec.team_snapshot,
+            versions=_versions(), settings={**spec.settings, "turn_style": team.turn_style}, scenario=spec.scenario_json, team=spec.team_snapshot,
         )
     )
     ctx = RunContext(

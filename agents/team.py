@@ -11,6 +11,8 @@ from scenarios.model import ROLE_ID_PATTERN, SLUG_PATTERN, Dimension
 
 Protocol = Literal["round_robin", "moderated", "parallel"]
 PROTOCOLS: tuple[str, ...] = ("round_robin", "moderated", "parallel")
+TurnStyle = Literal["whole", "stepwise"]
+TURN_STYLES: tuple[str, ...] = ("whole", "stepwise")
 
 DEFAULT_MODEL = "local/smollm2"
 ROLE_IDS: tuple[str, ...] = ("diagnostician", "safety_critic", "ethicist", "patient_advocate", "chair")
@@ -58,6 +60,10 @@ class Team(_Strict):
     model: str = Field(default=DEFAULT_MODEL, description="litellm model name used by every member without its own.")
     judge: str | None = Field(default=None, description="Judge model for rubric grading; none means no rubric grading.")
     protocol: Protocol = Field(default="round_robin", description="round_robin | moderated | parallel.")
+    turn_style: TurnStyle = Field(
+        default="whole",
+        description="whole: each turn is one JSON reply (for capable models) | stepwise: each turn is composed from short, focused model calls (agents/stepwise; for small models such as the embedded one).",
+    )
     members: list[Member] = Field(min_length=1, description="Council members other than the chair.")
     chair: Member = Field(description="The chair, who moderates and writes the resolution.")
     limits: Limits = Field(default_factory=Limits, description="Turn budget, rounds, consensus, context window.")

@@ -550,3 +550,6 @@ def _delay(latency: float, timeout_s: float | None) -> float:
 def _check_latency(latency: float, timeout_s: float | None) -> None:
     if timeout_s is not None and latency > timeout_s:
         raise ScriptedFailure("timeout", f"scripted latency {latency}s exceeds the call's timeout of {timeout_s}s")
+
+
+from agents.providers import scripted_steps as _scripted_steps  # noqa: E402,F401  (registers kind "step")

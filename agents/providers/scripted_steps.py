@@ -1,0 +1,104 @@
+"""The scripted model's replies to stepwise calls (kind `step`, see agents/stepwise).
+
+Each reply is built from the scenario and the call's context, deterministically: the step's name and
+details are in `context["step"]` (name, shape, and for a choice its allowed `values` and `conflict`;
+for a sentence the `conflict`/`option`, `fact`, `dimension`, `speaker` or `stance` it is about). Choices
+follow the policy like whole turns do; sentences quote the case (option texts, fact texts, the
+question) so that the text stays on topic and is made of the case's own words.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents.providers.scripted import _ROLE_LEADS, ScriptedRequest, _diagnosis, _label, _sentence, build_chair_decision, register_builder
+
+
+def _lower_first(text: str) -> str:
+    text = text.strip()
+    return text[:1].lower() + text[1:] if text[:1].isupper() and not text[1:2].isupper() else text
+
+
+def _conflict(req: ScriptedRequest, conflict_id: str | None) -> Any:
+    return next((c for c in req.case.conflicts if c.id == conflict_id), None)
+
+
+def _option_text(req: ScriptedRequest, conflict_id: str | None, option_id: str | None) -> str:
+    conflict = _conflict(req, conflict_id)
+    option = next((o for o in conflict.options if o.id == option_id), None) if conflict else None
+    return option.text if option else ""
+
+
+def _choose(req: ScriptedRequest, step: dict[str, Any]) -> str:
+    values = list(step.get("values") or ["none"])
+    name = step.get("name")
+    rng = req.rng("step", name, req.member, req.round)
+    if name in ("choice", "chair_choice"):
+        conflict = _conflict(req, step.get("conflict"))
+        pick = req.choose(conflict).id if conflict and conflict.options else "none"
+        return pick if pick in values else values[-1]
+    if name == "concern_dimension":
+        primary = [c.dimensions[0] for c in req.case.conflicts]
+        return next((v for v in values if v in primary), values[0])
+    if name == "reply_stance":
+        pool = [v for v in values if v in (("agree", "amend") if req.policy != "mixed" else ("agree", "amend", "disagree"))]
+        return rng.choice(pool or values)
+    if name == "request":
+        first = req.members[0] if req.members else req.member
+        asks = req.round == 1 and req.member == first
+        return next((v for v in values if v != "none"), "none") if asks else "none"
+    if name == "next_speaker":
+        return build_chair_decision(req)["next_speaker"]
+    return rng.choice(values)
+
+
+def _say(req: ScriptedRequest, step: dict[str, Any]) -> str:
+    name = step.get("name")
+    rng = req.rng("step", name, req.member, req.round)
+    lead = rng.choice(_ROLE_LEADS.get(req.member, ("In my view", "As I see it", "Having read the case")))
+    question = str((req.context.get("scenario") or {}).get("question", "")).strip()
+    if name in ("rationale", "chair_rationale"):
+        text = _option_text(req, step.get("conflict"), step.get("option"))
+        return f"{lead}, this is the right course: {_lower_first(_sentence(text))}"
+    if name == "position":
+        return f"{lead}, the council must answer this: {question}" if question else f"{lead}, I hold to the plan in the record."
+    if name == "recommendation":
+        return f"As the {_label(req.member)}, I recommend we settle this before the next review: {question}" if question else "Settle the plan before the next review."
+    if name == "claim":
+        return f"The record shows that {_lower_first(_sentence(req.case.fact_text(str(step.get('fact')))))}"
+    if name == "concern":
+        return f"My main concern is {step.get('dimension', 'safety')}, because the team must be able to answer for this decision."
+    if name == "reply":
+        other = _label(str(step.get("speaker") or "member"))
+        return {
+            "agree": f"I agree with the {other}; the plan fits the facts we have.",
+            "amend": f"I would build on the {other}'s point and make the next step explicit.",
+            "disagree": f"I read the facts differently from the {other}.",
+        }.get(str(step.get("stance")), f"I have heard the {other}.")
+    if name == "final":
+        diagnosis = _diagnosis(req)
+        parts = [_sentence(o.text) for c in req.case.conflicts for o in [req.choose(c)] if c.options]
+        if diagnosis:
+            parts.insert(0, f"Working diagnosis: {diagnosis}.")
+        return " ".join(parts) or "Continue the current plan and review the pending results."
+    if name == "uncertainty":
+        pending = [f for f in req.case.on_request_ids() if f not in req.revealed]
+        return f"Results not yet reviewed ({', '.join(pending)}) may change the plan." if pending else "How the patient and family will respond, and the prognosis, remain uncertain."
+    if name == "sign_off":
+        return "The attending physician signs off on this plan and is accountable for it."
+    if name == "next_reason":
+        return f"The {_label(str(step.get('speaker') or 'member'))} has spoken least so far."
+    return f"{lead}, I have nothing to add on this point."
+
+
+def build_step(req: ScriptedRequest) -> dict[str, Any]:
+    step = req.context.get("step") or {}
+    shape = step.get("shape")
+    if shape == "choose":
+        return {"answer": _choose(req, step)}
+    if shape == "short":
+        return {"answer": _diagnosis(req) or "undetermined diagnosis"}
+    return {"sentence": _say(req, step)}
+
+
+register_builder("step", build_step)
