@@ -65,9 +65,9 @@ def _say(req: ScriptedRequest, step: dict[str, Any]) -> str:
     if name == "recommendation":
         return f"As the {_label(req.member)}, I recommend we settle this before the next review: {question}" if question else "Settle the plan before the next review."
     if name == "claim":
-        return f"The record shows that {_lower_first(_sentence(req.case.fact_text(str(step.get('fact')))))}"
+        return f"{lead}, the record shows that {_lower_first(_sentence(req.case.fact_text(str(step.get('fact')))))}"
     if name == "concern":
-        return f"My main concern is {step.get('dimension', 'safety')}, because the team must be able to answer for this decision."
+        return f"{lead}, my main concern is {step.get('dimension', 'safety')}, because the team must be able to answer for this decision."
     if name == "reply":
         other = _label(str(step.get("speaker") or "member"))
         return {
@@ -98,7 +98,16 @@ def build_step(req: ScriptedRequest) -> dict[str, Any]:
         return {"answer": _choose(req, step)}
     if shape == "short":
         return {"answer": _diagnosis(req) or "undetermined diagnosis"}
-    return {"sentence": _say(req, step)}
+    text = _say(req, step)
+    if step.get("name") in _MEMBER_STEPS:
+        # Members speak in their own words each round (a word-for-word repeat of an earlier turn is
+        # not accepted), and a resample says it differently.
+        opening = f"In round {req.round}, " + ("on reflection, " if int(req.context.get("attempt") or 1) > 1 else "")
+        text = opening + _lower_first(text)
+    return {"sentence": text}
+
+
+_MEMBER_STEPS = frozenset({"rationale", "position", "recommendation", "claim", "concern", "reply"})
 
 
 register_builder("step", build_step)

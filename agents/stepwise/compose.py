@@ -31,13 +31,21 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from agents.schemas import RESOLVE, ChairDecision, Choice, Claim, Concern, Dissent, ReplyTo, Resolution, Turn
-from agents.stepwise.prompts import case_prefix, fill, member_block, options_block, quote
-from agents.stepwise.steps import NONE, Speaker
-from agents.stepwise.text import case_words
+from agents.stepwise.prompts import STEPS_DIR, case_prefix, fill, member_block, options_block, persona_brief, quote
+from agents.stepwise.steps import NONE, Speaker, normalise
+from agents.stepwise.text import case_words, turn_texts
 from scenarios.model import DIMENSIONS, NO_OPTION, Scenario
 from transcripts.events import Usage
 
 STANCES = ["agree", "disagree", "amend"]
+POSITION_ASK = {
+    False: "In one sentence of your own, in the first person, state your position on the decision.",
+    True: "Having heard the others, say in one new sentence whether you keep or change your position, and why.",
+}
+RECOMMENDATION_ASK = {
+    False: "In one sentence, say what the team should do next.",
+    True: "In one sentence, say what must happen first, before anything else.",
+}
 _STANCE_WORDS = {"agree": "agree", "disagree": "disagree", "amend": "would amend it"}
 
 
@@ -74,12 +82,31 @@ def _case_words(scenario: Scenario) -> frozenset[str]:
     return hit[1]
 
 
-def speaker(ctx: Any, role: str, revealed: set[str], context: dict[str, Any], round_no: int = 1) -> Speaker:
+_INSTRUCTIONS: str | None = None
+
+
+def _instructions() -> str:
+    """The fixed words of every step template (placeholders dropped), normalised."""
+    global _INSTRUCTIONS
+    if _INSTRUCTIONS is None:
+        import re
+
+        texts = [re.sub(r"\$\w+", " | ", path.read_text(encoding="utf-8")) for path in sorted(STEPS_DIR.glob("*.md")) if path.stem != "case"]
+        _INSTRUCTIONS = " | ".join(normalise(t) for t in texts) + " | " + " | ".join(normalise(a) for a in [*POSITION_ASK.values(), *RECOMMENDATION_ASK.values()])
+    return _INSTRUCTIONS
+
+
+def speaker(ctx: Any, role: str, revealed: set[str], context: dict[str, Any], round_no: int = 1, turns: list[dict[str, Any]] | None = None) -> Speaker:
     member = ctx.team.member(role)
     assert member is not None
-    prefix = case_prefix(ctx.scenario) + member_block(ctx.scenario, role, member.label, ctx.personas.get(role, ""), revealed)
-    # A later round samples afresh: the same prompt and seed would repeat the member's words.
-    return Speaker(ctx=ctx, role=role, prefix=prefix, context=context, words=_case_words(ctx.scenario), seed_offset=100 * (round_no - 1))
+    persona = ctx.personas.get(role, "")
+    prefix = case_prefix(ctx.scenario) + member_block(ctx.scenario, role, member.label, persona, revealed)
+    seen = {normalise(text) for record in turns or [] for text in turn_texts(record.get("turn"))}
+    return Speaker(
+        ctx=ctx, role=role, prefix=prefix, context=context, words=_case_words(ctx.scenario),
+        # A later round samples afresh: the same prompt and seed would repeat the member's words.
+        seed_offset=100 * (round_no - 1), seen=seen, echo=normalise(persona_brief(persona)) + " | " + _instructions(),
+    )
 
 
 def _label(ctx: Any, role: str) -> str:
@@ -115,7 +142,7 @@ def _finish(sp: Speaker, model: type[BaseModel], data: dict[str, Any], missing: 
 
 async def take_turn(ctx: Any, role: str, round_no: int, turns: list[dict[str, Any]], revealed: set[str], context: dict[str, Any]) -> Outcome:
     scenario = ctx.scenario
-    sp = speaker(ctx, role, revealed, context, round_no)
+    sp = speaker(ctx, role, revealed, context, round_no, turns)
     previous = _previous(turns, role)
     own_last = _latest_by_member(turns).get(role, {})
     prev_turn = previous["turn"] if previous else {}
@@ -134,14 +161,17 @@ async def take_turn(ctx: Any, role: str, round_no: int, turns: list[dict[str, An
             chosen = conflict.option(option)
             if chosen is not None:
                 favoured.append(f'You favour: "{quote(chosen.text)}"')
-                rationale = await sp.sentence("rationale", fill("rationale", option_text=quote(chosen.text)), conflict=conflict.id, option=option) or ""
+                others = ""
+                if shown and shown != NO_OPTION:
+                    others = f"The {prev_label} favours it too." if shown == option else f"The {prev_label} favours {shown} instead."
+                body = fill("rationale", option_text=quote(chosen.text), others=others)
+                rationale = await sp.sentence("rationale", body, conflict=conflict.id, option=option) or ""
             choices.append(Choice(conflict=conflict.id, option=option, rationale=rationale))
 
-    # A later round shows what the member said last time, so it can hold or change its view.
-    earlier = [f'Last round you said: "{quote(own_last["position"])}"'] if own_last.get("position") else []
-    position = await sp.sentence("position", fill("position", previous="\n".join(favoured + earlier)))
-    others = [f'The {prev_label} recommended: "{quote(prev_turn["recommendation"])}"'] if prev_turn.get("recommendation") else []
-    recommendation = await sp.sentence("recommendation", fill("recommendation", previous="\n".join(others)))
+    # A later round asks a different question, so the member does not repeat its first turn.
+    later = bool(own_last)
+    position = await sp.sentence("position", fill("position", previous="\n".join(favoured), ask=POSITION_ASK[later]))
+    recommendation = await sp.sentence("recommendation", fill("recommendation", ask=RECOMMENDATION_ASK[later]))
     # A required field whose step failed twice falls back to the member's own words from another
     # step, or to a quotation of the option it favours; never to text made up here.
     own = [c.rationale for c in choices if c.rationale]
@@ -151,6 +181,8 @@ async def take_turn(ctx: Any, role: str, round_no: int, turns: list[dict[str, An
 
     claims: list[Claim] = []
     visible = {f.id: f.text for f in scenario.facts_visible_to(role, revealed)}
+    cited = {fid for claim in own_last.get("claims", []) for fid in claim.get("facts", [])}
+    visible = {fid: text for fid, text in visible.items() if fid not in cited} or visible  # a fact not cited before, if any
     if visible:
         fact_list = "\n".join(f"- {fid}" for fid in visible)
         fid = await sp.choose("claim_fact", fill("claim_fact", fact_list=fact_list), list(visible))
@@ -163,6 +195,8 @@ async def take_turn(ctx: Any, role: str, round_no: int, turns: list[dict[str, An
     member = ctx.team.member(role)
     # The dimensions this member champions, and those the case's conflicts touch when disclosed.
     order = list(dict.fromkeys([*(member.champions if member else []), *(scenario.dimensions() if options_disclosed(ctx) else [])])) or list(DIMENSIONS)
+    raised = {c.get("dimension") for c in own_last.get("concerns", [])}
+    order = [d for d in order if d not in raised] or order  # a dimension not raised before, if any
     dimension = await sp.choose("concern_dimension", fill("concern_dimension", dimensions=", ".join(order)), order)
     if dimension is not None:
         text = await sp.sentence("concern", fill("concern", dimension=dimension), dimension=dimension)

@@ -78,6 +78,8 @@ class Speaker:
     context: dict[str, Any]  # the scripted provider's context for this turn
     words: frozenset[str]  # case words, which count as words
     seed_offset: int = 0
+    seen: set[str] = field(default_factory=set)  # earlier turns' fields, normalised: a repeat is unusable
+    echo: str = ""  # the persona and the step instructions, normalised: a sentence that opens by copying them is unusable
     usage: Usage = field(default_factory=Usage)
     records: list[StepRecord] = field(default_factory=list)
 
@@ -93,7 +95,20 @@ class Speaker:
         return await self._run(step, body, "choose", choose_schema(values), {"values": values, **detail}, lambda raw: _parse_choice(raw, values))
 
     async def sentence(self, step: str, body: str, **detail: Any) -> str | None:
-        return await self._run(step, body, "sentence", sentence_schema(), detail, lambda raw: check_sentence(_field(raw, "sentence"), self.words))
+        return await self._run(step, body, "sentence", sentence_schema(), detail, self._check_sentence)
+
+    def _check_sentence(self, raw: str) -> Checked:
+        checked = check_sentence(_field(raw, "sentence"), self.words)
+        if checked.text is None:
+            return checked
+        key = normalise(checked.text)
+        if key in self.seen:
+            return Checked(None, f"repeats an earlier turn word for word: {checked.text[:60]!r}")
+        opening = " ".join(key.split()[:4])
+        if len(opening.split()) == 4 and opening in self.echo:
+            return Checked(None, f"copies the instructions or the persona: {checked.text[:60]!r}")
+        self.seen.add(key)
+        return checked
 
     async def short(self, step: str, body: str, **detail: Any) -> str | None:
         return await self._run(step, body, "short", short_schema(), detail, lambda raw: check_short(_field(raw, "answer"), self.words))
@@ -142,6 +157,12 @@ class Speaker:
 
 
 _JSON = re.compile(r"\{.*\}", re.DOTALL)
+_MARKS = re.compile(r"[^\w\s']+")
+
+
+def normalise(text: str) -> str:
+    """Lower case, marks dropped, single spaces: how two texts are compared word for word."""
+    return " ".join(_MARKS.sub(" ", (text or "").lower()).split())
 
 
 def _field(raw: str, name: str) -> str:

@@ -121,14 +121,14 @@ def test_fields_end_on_sentence_boundaries(tmp_path, monkeypatch):
     def cut_off(req):
         step = req.context.get("step") or {}
         if step.get("name") == "recommendation":  # a reply stopped by a token cap in mid-sentence
-            return {"sentence": "Tell her the result today. Then ask her whether she wants her daugh"}
+            return {"sentence": f"The {req.member.replace('_', ' ')} would tell her in round {req.round}. Then ask her whether she wants her daugh"}
         return build_step(req)
 
     monkeypatch.setitem(scripted._BUILDERS, "step", cut_off)
     t = read_transcript(run_sync(_spec(tmp_path, model="scripted/mixed")).path)
     texts = [x for e in t.turns for x in turn_texts(e.turn)] + resolution_texts(t.resolution.resolution)
     assert texts and all(ends_sentence(x) and word_count(x) >= 3 for x in texts if x)
-    assert {e.turn["recommendation"] for e in t.turns} == {"Tell her the result today."}
+    assert [e.turn["recommendation"] for e in t.turns] == [f"The {e.member.replace('_', ' ')} would tell her in round {e.round}." for e in t.turns]
 
 
 def test_sentence_check_cuts_at_a_sentence_end_and_rejects_salad():
@@ -241,3 +241,22 @@ def test_the_embedded_model_ranks_a_choice_and_keeps_its_prefix_cache():
     # a sampled reply after a ranked one still works from the same context (the cache is consistent)
     again = local.complete(messages, schema={"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}, max_tokens=16)
     assert isinstance(json.loads(again.text)["ok"], bool)
+
+
+def test_a_sentence_that_repeats_an_earlier_turn_or_echoes_the_prompt_is_resampled(tmp_path, monkeypatch):
+    def parrot(req):
+        step = req.context.get("step") or {}
+        if step.get("name") == "position" and req.context.get("attempt") == 1:
+            return {"sentence": "We must tell her the whole truth today."}  # every member says the same
+        if step.get("name") == "concern" and req.context.get("attempt") == 1:
+            return {"sentence": "In one sentence, in the first person, my concern is this."}  # copies the instruction
+        return build_step(req)
+
+    monkeypatch.setitem(scripted._BUILDERS, "step", parrot)
+    t = read_transcript(run_sync(_spec(tmp_path)).path)
+    positions = [e.turn["position"] for e in t.turns]
+    assert positions[0] == "We must tell her the whole truth today." and len(set(positions)) == len(positions)
+    errors = [e for e in t.events if e.type == "model_error"]
+    assert sum("repeats an earlier turn" in e.message for e in errors) == 7
+    assert sum("copies the instructions" in e.message for e in errors) == 8
+    assert all("first person" not in e.turn["concerns"][0]["text"] for e in t.turns)
