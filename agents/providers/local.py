@@ -12,6 +12,11 @@ model that would otherwise ramble until it runs out of tokens: arrays hold one o
 strings never contain raw control characters, and bounded numbers are drawn from 21 even steps.
 Everything that fits the tightened grammar fits the caller's schema.
 
+A schema that is a single enum (`{"answer": <one of N values>}`, the stepwise turn's choices) is
+answered without sampling: `rank` scores each allowed value's reply by its mean token log-probability
+from the shared prompt (one short batch per value, reusing the cached prompt) and returns the
+likeliest; it is faster than decoding the id under a grammar token by token, and deterministic.
+
 This module does not import litellm: `agents.gateway` wraps it as the litellm provider `local`.
 Settings (environment): GRANDROUNDS_LOCAL_N_CTX (default 8192, the model's trained context),
 GRANDROUNDS_LOCAL_THREADS (default: the CPUs this process may use), GOMP_SPINCOUNT (10000
