@@ -16,6 +16,8 @@ from agents.providers.scripted import _ROLE_LEADS, ScriptedRequest, _diagnosis, 
 
 def _lower_first(text: str) -> str:
     text = text.strip()
+    if text[:2] in ("I ", "I'"):  # the pronoun stays upper case
+        return text
     return text[:1].lower() + text[1:] if text[:1].isupper() and not text[1:2].isupper() else text
 
 

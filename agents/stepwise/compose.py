@@ -33,7 +33,7 @@ from pydantic import BaseModel, ValidationError
 from agents.schemas import RESOLVE, ChairDecision, Choice, Claim, Concern, Dissent, ReplyTo, Resolution, Turn
 from agents.stepwise.prompts import STEPS_DIR, case_prefix, fill, member_block, options_block, persona_brief, quote
 from agents.stepwise.steps import NONE, Speaker, normalise
-from agents.stepwise.text import case_words, turn_texts
+from agents.stepwise.text import case_words, turn_texts, words_of
 from scenarios.model import DIMENSIONS, NO_OPTION, Scenario
 from transcripts.events import Usage
 
@@ -85,6 +85,11 @@ def _case_words(scenario: Scenario) -> frozenset[str]:
 _INSTRUCTIONS: str | None = None
 
 
+def _team_words(team: Any) -> frozenset[str]:
+    """The council's role names count as words (a member may name another: "the ethicist")."""
+    return frozenset(words_of(" ".join(f"{m.label} {m.role.replace('_', ' ')}" for m in [*team.members, team.chair])))
+
+
 def _instructions() -> str:
     """The fixed words of every step template (placeholders dropped), normalised."""
     global _INSTRUCTIONS
@@ -103,9 +108,9 @@ def speaker(ctx: Any, role: str, revealed: set[str], context: dict[str, Any], ro
     prefix = case_prefix(ctx.scenario) + member_block(ctx.scenario, role, member.label, persona, revealed)
     seen = {normalise(text) for record in turns or [] for text in turn_texts(record.get("turn"))}
     return Speaker(
-        ctx=ctx, role=role, prefix=prefix, context=context, words=_case_words(ctx.scenario),
+        ctx=ctx, role=role, prefix=prefix, context=context, words=_case_words(ctx.scenario) | _team_words(ctx.team),
         # A later round samples afresh: the same prompt and seed would repeat the member's words.
-        seed_offset=100 * (round_no - 1), seen=seen, echo=normalise(persona_brief(persona)) + " | " + _instructions(),
+        seed_offset=100 * (round_no - 1), seen=seen, echo=normalise(f"You are the {member.label}. {persona_brief(persona)}") + " | " + _instructions(),
     )
 
 

@@ -250,6 +250,8 @@ def test_a_sentence_that_repeats_an_earlier_turn_or_echoes_the_prompt_is_resampl
             return {"sentence": "We must tell her the whole truth today."}  # every member says the same
         if step.get("name") == "concern" and req.context.get("attempt") == 1:
             return {"sentence": "In one sentence, in the first person, my concern is this."}  # copies the instruction
+        if step.get("name") == "reply" and req.context.get("attempt") == 1:
+            return {"sentence": f"You are the {req.member.replace('_', ' ').title()}."}  # copies the speaker's own label
         return build_step(req)
 
     monkeypatch.setitem(scripted._BUILDERS, "step", parrot)
@@ -258,5 +260,5 @@ def test_a_sentence_that_repeats_an_earlier_turn_or_echoes_the_prompt_is_resampl
     assert positions[0] == "We must tell her the whole truth today." and len(set(positions)) == len(positions)
     errors = [e for e in t.events if e.type == "model_error"]
     assert sum("repeats an earlier turn" in e.message for e in errors) == 7
-    assert sum("copies the instructions" in e.message for e in errors) == 8
+    assert sum("copies the instructions" in e.message for e in errors) == 8 + 7  # 8 concerns, 7 replies
     assert all("first person" not in e.turn["concerns"][0]["text"] for e in t.turns)
