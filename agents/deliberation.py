@@ -14,7 +14,6 @@ more than one concurrent task has a reducer. Events are written as they happen, 
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
@@ -25,6 +24,7 @@ from langgraph.types import Send
 from pydantic import BaseModel, ValidationError
 
 from agents.gateway import ModelCall, ModelCallError, acomplete
+from agents.model_specs import AuthenticationFailed
 from agents.prompting import (
     build_chair_decision_messages,
     build_resolution_messages,
@@ -36,6 +36,7 @@ from agents import stepwise
 from agents.team import Team
 from scenarios.model import NO_OPTION, Scenario
 from transcripts.events import ChairDecided, Event, FactRevealed, ModelErrored, TurnTaken, Usage
+from transcripts.json_text import extract_json
 
 
 def _merge_unique(left: list[str], right: list[str]) -> list[str]:
@@ -109,16 +110,7 @@ class Structured:
     error: str | None
 
 
-_FENCE = re.compile(r"\{.*\}", re.DOTALL)
-
-
-def _extract_json(text: str) -> str:
-    """Models often wrap JSON in prose or ``` fences; take the outermost object."""
-    text = text.strip()
-    if text.startswith("{"):
-        return text
-    match = _FENCE.search(text)
-    return match.group(0) if match else text
+_extract_json = extract_json  # models wrap JSON in prose or ``` fences (transcripts.json_text)
 
 
 def _check_choices(choices: list[Choice], scenario: Scenario) -> None:
@@ -171,6 +163,10 @@ async def call_structured(
             reply = await acomplete(call)
         except ModelCallError as exc:
             error = f"{exc.kind}: {exc}"
+            if exc.kind == "auth":  # every further call would be refused too: end the run now
+                ctx.record(ModelErrored(member=role, purpose=kind, attempt=attempt, error_type=exc.kind, message=str(exc), will_retry=False))
+                ctx.add_usage(role, usage)
+                raise AuthenticationFailed(f"the provider refused the credentials for {call.model}: {exc}") from None
             ctx.record(ModelErrored(member=role, purpose=kind, attempt=attempt, error_type=exc.kind, message=str(exc), will_retry=will_retry))
             continue
         usage = usage + reply.usage

@@ -30,7 +30,7 @@ class Member(_Strict):
     role: str = Field(pattern=ROLE_ID_PATTERN, description="Role id, e.g. safety_critic; unique in the team.")
     name: str | None = Field(default=None, description="Display name; defaults to the role id in title case.")
     prompt: str = Field(description="Persona prompt: a built-in name (agents/prompts/<name>.md) or a path relative to the team file.")
-    model: str | None = Field(default=None, description="litellm model name; defaults to the team's model.")
+    model: str | None = Field(default=None, min_length=1, description="litellm model name; defaults to the team's model.")
     temperature: float | None = Field(default=None, ge=0.0, le=2.0, description="Overrides the team's temperature.")
     champions: list[Dimension] = Field(default_factory=list, description="Dimensions this member argues for.")
 
@@ -57,8 +57,8 @@ class Sampling(_Strict):
 class Team(_Strict):
     id: str = Field(pattern=SLUG_PATTERN, description="Slug id of the team.")
     title: str = Field(default="", description="One-line description.")
-    model: str = Field(default=DEFAULT_MODEL, description="litellm model name used by every member without its own.")
-    judge: str | None = Field(default=None, description="Judge model for rubric grading; none means no rubric grading.")
+    model: str = Field(default=DEFAULT_MODEL, min_length=1, description="litellm model name used by every member without its own.")
+    judge: str | None = Field(default=None, min_length=1, description="Judge model for rubric grading; none means no rubric grading.")
     protocol: Protocol = Field(default="round_robin", description="round_robin | moderated | parallel.")
     turn_style: TurnStyle = Field(
         default="whole",

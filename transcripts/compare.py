@@ -36,6 +36,7 @@ from typing import Any
 
 from scenarios.model import DIMENSIONS
 from transcripts.events import FINISHED_STATUSES
+from transcripts.run_model import main_model
 from transcripts.store import Transcript, read_transcript
 
 __all__ = [
@@ -95,18 +96,6 @@ class RunRecord:
         return bool(self.scores)
 
 
-def _main_model(started: dict[str, Any]) -> str:
-    settings = started.get("settings") or {}
-    if isinstance(settings, dict) and isinstance(settings.get("model_override"), str):
-        return settings["model_override"]
-    models = started.get("models") or {}
-    chair = (started.get("team") or {}).get("chair", {}).get("role") if isinstance(started.get("team"), dict) else None
-    if chair and chair in models:
-        return str(models[chair])
-    values = [str(v) for v in models.values()]
-    return max(set(values), key=values.count) if values else ""
-
-
 def record_of(transcript: Transcript) -> RunRecord | None:
     """The comparison's view of a transcript; None when it has no run_started event."""
     started = transcript.started
@@ -116,21 +105,17 @@ def record_of(transcript: Transcript) -> RunRecord | None:
     scenario = data.get("scenario") or {}
     score = transcript.latest_score()
     scores: dict[str, float | None] = {}
-    if score is not None:
+    if score is not None and score.scorecard is not None:
         card = score.scorecard
-        scores["overall"] = _num(card.get("overall"))
-        dims = card.get("dimensions") or {}
+        scores["overall"] = _num(card.overall)
         for dim in DIMENSIONS:
-            scores[dim] = _num((dims.get(dim) or {}).get("score"))
+            entry = card.dimensions.get(dim)
+            scores[dim] = _num(entry.score if entry is not None else None)
     ended = transcript.ended
     resolution = transcript.resolution
     choices = None
-    if resolution is not None and resolution.ok and isinstance(resolution.resolution, dict):
-        choices = {
-            str(c.get("conflict")): str(c.get("option"))
-            for c in resolution.resolution.get("choices") or []
-            if isinstance(c, dict)
-        }
+    if resolution is not None and resolution.ok and resolution.resolution is not None:
+        choices = resolution.resolution.chosen()
     variant = scenario.get("variant") if isinstance(scenario.get("variant"), dict) else None
     return RunRecord(
         path=transcript.path,
@@ -138,7 +123,7 @@ def record_of(transcript: Transcript) -> RunRecord | None:
         scenario_id=started.scenario_id,
         scenario_title=str(scenario.get("title") or ""),
         team_id=started.team_id,
-        model=_main_model(data),
+        model=main_model(started),
         protocol=started.protocol,
         seed=started.seed,
         status=transcript.status,
@@ -217,6 +202,26 @@ def group_value(run: RunRecord, by: str) -> str:
 
 def _text(value: Any) -> str:
     return NONE_GROUP if value is None else str(value)
+
+
+def known_keys(runs: Sequence[RunRecord], limit: int = 40) -> list[str]:
+    """Grouping keys these runs record: the built-in ones, settings / sampling / limits keys, top-level
+    values of run_started, and dotted paths into its mappings (scenario.specialty, variant.attribute)."""
+    keys: dict[str, None] = dict.fromkeys(_BUILTIN_KEYS)
+    for run in runs[:50]:
+        started = run.started
+        for section in ("settings", "sampling", "limits"):
+            values = started.get(section)
+            if isinstance(values, dict):
+                keys.update(dict.fromkeys(str(k) for k in values))
+        for key, value in started.items():
+            if isinstance(value, dict) and key not in ("settings", "sampling", "limits"):
+                keys.update(dict.fromkeys(f"{key}.{k}" for k, v in value.items() if not isinstance(v, (dict, list))))
+            elif not isinstance(value, (dict, list)):
+                keys[str(key)] = None
+        if run.variant:
+            keys.update(dict.fromkeys(f"variant.{k}" for k in run.variant))
+    return list(keys)[:limit]
 
 
 # -- statistics --------------------------------------------------------------------------------------
@@ -348,10 +353,25 @@ class Comparison:
     def has_variants(self) -> bool:
         return any(g.consistency is not None for g in self.groups)
 
+    @property
+    def scored(self) -> int:
+        """Runs with a score: the ones every mean and difference is computed from."""
+        return sum(g.scored for g in self.groups)
+
+    def coverage(self) -> str:
+        """What the report used and what it skipped, and why, in one sentence."""
+        text = f"{self.runs} runs read: {self.scored} scored (used)"
+        if self.runs - self.scored:
+            text += f", {self.runs - self.scored} unscored (not counted; run `grandrounds score` on the folder)"
+        if self.problems:
+            text += f", {len(self.problems)} unreadable file(s) skipped"
+        return text
+
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": "grandrounds-comparison", "version": 1, "source": self.source, "by": self.by, "baseline": self.baseline,
-            "runs": self.runs, "metrics": list(self.metrics),
+            "runs": self.runs, "scored": self.scored, "unscored": self.runs - self.scored, "unreadable": len(self.problems),
+            "metrics": list(self.metrics),
             "bootstrap": {"resamples": self.resamples, "seed": self.seed, "confidence": CONFIDENCE, "method": "percentile"},
             "pairing": "scenario id and seed", "groups": [g.to_json() for g in self.groups], "problems": self.problems,
         }
@@ -419,6 +439,9 @@ def compare_runs(
     groups: dict[str, list[RunRecord]] = defaultdict(list)
     for run in runs:
         groups[group_value(run, by)].append(run)
+    if by not in _BUILTIN_KEYS and list(groups) == [NONE_GROUP]:  # no run records this key: a typo, not one group
+        shown = by if len(by) <= 60 else by[:57] + "..."
+        raise CompareError(f"no run records the key {shown!r}; known keys: {', '.join(known_keys(runs))}")
     names = sorted(groups)
     if baseline is None:
         baseline = names[0]

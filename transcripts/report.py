@@ -10,6 +10,7 @@ import io
 import json
 
 from transcripts.compare import CONFIDENCE, Comparison
+from transcripts.report_numbers import fmt, pct, signed
 
 __all__ = ["CSV_COLUMNS", "FORMATS", "render", "to_csv", "to_json", "to_markdown"]
 
@@ -21,16 +22,7 @@ CSV_COLUMNS = (
 )
 
 
-def _f(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def _signed(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:+.{digits}f}"
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
+_f, _signed, _pct = fmt, signed, pct  # transcripts.report_numbers
 
 
 def _ci(lo: float | None, hi: float | None, signed: bool = False) -> str:
@@ -45,7 +37,18 @@ def _cost(value: float | None) -> str:
 
 
 def _md_cell(text: str) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """Text from transcripts in a Markdown cell: no table break, no raw HTML (`<script>` is shown, not run)."""
+    text = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def _csv_text(value: str) -> str:
+    """A text cell a spreadsheet will not run: one starting like a formula gets a leading `'` (OWASP)."""
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def to_markdown(c: Comparison) -> str:
@@ -53,10 +56,10 @@ def to_markdown(c: Comparison) -> str:
     lines = [
         f"# Comparison by {_md_cell(c.by)}",
         "",
-        f"{c.runs} runs from `{_md_cell(c.source)}`; baseline **{_md_cell(c.baseline)}**. Means over scored runs with "
+        f"{_md_cell(c.coverage())}; from `{_md_cell(c.source)}`; baseline **{_md_cell(c.baseline)}**. Means over scored runs with "
         f"bootstrap {level}% CIs ({c.resamples:,} resamples, seed {c.seed}); differences are paired by scenario and seed.",
         "",
-        f"| {c.by} | runs | overall ({level}% CI) | diff vs baseline ({level}% CI) | pairs | win rate | failure rate | cost/run | consistency |",
+        f"| {_md_cell(c.by)} | runs | overall ({level}% CI) | diff vs baseline ({level}% CI) | pairs | win rate | failure rate | cost/run | consistency |",
         "|---|---:|---|---|---:|---:|---:|---:|---:|",
     ]
     for g in c.groups:
@@ -69,7 +72,7 @@ def to_markdown(c: Comparison) -> str:
         )
     lines += ["", f"## Per dimension: mean [{level}% CI]", ""]
     dims = [m for m in c.metrics if m != "overall"]
-    lines.append(f"| {c.by} | " + " | ".join(dims) + " |")
+    lines.append(f"| {_md_cell(c.by)} | " + " | ".join(dims) + " |")
     lines.append("|---|" + "---|" * len(dims))
     for g in c.groups:
         cells = [(_f(g.metrics[m].mean) + _ci(g.metrics[m].lo, g.metrics[m].hi)) if g.metrics[m].n else "not assessed" for m in dims]
@@ -77,14 +80,14 @@ def to_markdown(c: Comparison) -> str:
     others = [g for g in c.groups if g.name != c.baseline]
     if others:
         lines += ["", f"## Paired difference vs {_md_cell(c.baseline)} [{level}% CI]", ""]
-        lines.append(f"| {c.by} | " + " | ".join(c.metrics) + " |")
+        lines.append(f"| {_md_cell(c.by)} | " + " | ".join(c.metrics) + " |")
         lines.append("|---|" + "---|" * len(c.metrics))
         for g in others:
             cells = [(_signed(g.diffs[m].mean) + _ci(g.diffs[m].lo, g.diffs[m].hi, True)) if g.diffs[m].n_pairs else "-" for m in c.metrics]
             lines.append(f"| {_md_cell(g.name)} | " + " | ".join(cells) + " |")
     if c.has_variants:
         lines += ["", "## Fairness variants", "", "Share of (family, seed, conflict) whose chosen option is the same across the family's variants.", ""]
-        lines += [f"| {c.by} | consistency | n |", "|---|---:|---:|"]
+        lines += [f"| {_md_cell(c.by)} | consistency | n |", "|---|---:|---:|"]
         for g in c.groups:
             lines.append(f"| {_md_cell(g.name)} | {_f(g.consistency, 2)} | {g.consistency_n} |")
     if c.problems:
@@ -102,8 +105,8 @@ def to_csv(c: Comparison) -> str:
             e = g.metrics[m]
             d = g.diffs.get(m)
             writer.writerow([
-                g.name, m, e.n, _num(e.mean), _num(e.lo), _num(e.hi),
-                c.baseline, _num(d.mean) if d else "", _num(d.lo) if d else "", _num(d.hi) if d else "",
+                _csv_text(g.name), m, e.n, _num(e.mean), _num(e.lo), _num(e.hi),
+                _csv_text(c.baseline), _num(d.mean) if d else "", _num(d.lo) if d else "", _num(d.hi) if d else "",
                 d.n_pairs if d else "", _num(d.win_rate) if d and m == "overall" else "",
                 g.runs, _num(g.failure_rate), _num(g.cost_per_run, 6), _num(g.tokens_per_run, 1), _num(g.consistency),
             ])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from html import escape
 
 from transcripts.compare import CONFIDENCE, Comparison, GroupStats
+from transcripts.report_numbers import fmt, pct, signed
 
 __all__ = ["to_html"]
 
@@ -31,16 +32,7 @@ svg text{font:12px -apple-system,Segoe UI,Helvetica,Arial,sans-serif;fill:#333}
 """
 
 
-def _f(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def _signed(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:+.{digits}f}"
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
+_f, _signed, _pct = fmt, signed, pct  # transcripts.report_numbers
 
 
 def _color(i: int) -> str:
@@ -208,7 +200,7 @@ def to_html(c: Comparison) -> str:
         f"<title>grandrounds comparison by {escape(c.by)}</title>",
         f"<style>{CSS}</style></head><body>",
         f"<h1>Comparison by {escape(c.by)}</h1>",
-        f'<p class="note">{c.runs} runs from <code>{escape(c.source)}</code>; baseline <b>{escape(c.baseline)}</b>. '
+        f'<p class="note">{escape(c.coverage())}; from <code>{escape(c.source)}</code>; baseline <b>{escape(c.baseline)}</b>. '
         f"Means over scored runs with bootstrap {level}% confidence intervals (percentile, {c.resamples:,} resamples, seed {c.seed}); "
         "differences are paired by scenario and seed; win rate = share of pairs where the group's overall score is higher "
         "(wins/ties/losses in brackets).</p>",

@@ -11,7 +11,9 @@ from typing import IO, Any
 from pydantic import ValidationError
 
 from transcripts.events import (
+    EVENT_VERSION,
     Event,
+    OpaqueEvent,
     ResolutionReached,
     RunEnded,
     RunStarted,
@@ -19,6 +21,7 @@ from transcripts.events import (
     TurnTaken,
     parse_event,
 )
+from transcripts.redaction import redacted_json, secret_values
 
 
 class TranscriptWriter:
@@ -34,10 +37,11 @@ class TranscriptWriter:
         self._seq = _count_lines(self.path)
         self._fh: IO[str] = open(self.path, "a", encoding="utf-8")
         self._fsync = fsync
+        self._secrets = secret_values()  # read once per writer (a run): the environment does not change mid-run
 
     def write(self, event: Event) -> Event:
         event.seq = self._seq
-        line = event.model_dump_json(exclude_none=False)
+        line = redacted_json(event.model_dump_json(exclude_none=False), self._secrets)  # no key on disk, whatever a reply echoes
         self._fh.write(line + "\n")
         self._fh.flush()
         if self._fsync:
@@ -48,6 +52,13 @@ class TranscriptWriter:
     def close(self) -> None:
         if not self._fh.closed:
             self._fh.close()
+
+    def discard(self) -> None:
+        """Close after a failed write (e.g. a full disk) without raising again for the unwritten buffer."""
+        try:
+            self.close()
+        except OSError:
+            pass
 
     def __enter__(self) -> TranscriptWriter:
         return self
@@ -77,6 +88,8 @@ class Transcript:
     events: list[Event] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     truncated: bool = False
+    size: int = -1  # bytes read, and the file's mtime then: a writer can tell whether it changed since
+    mtime_ns: int = -1
 
     @property
     def started(self) -> RunStarted | None:
@@ -127,7 +140,10 @@ def read_transcript(path: Path) -> Transcript:
     path = Path(path)
     result = Transcript(path=path)
     try:
+        stat = path.stat()
         data = path.read_bytes()
+        if len(data) == stat.st_size:
+            result.size, result.mtime_ns = stat.st_size, stat.st_mtime_ns
     except OSError as exc:
         result.problems.append(f"{path}: cannot read: {exc.strerror or exc}")
         return result
@@ -141,7 +157,11 @@ def read_transcript(path: Path) -> Transcript:
             obj: Any = json.loads(raw.decode("utf-8"))
             if not isinstance(obj, dict):
                 raise ValueError("not a JSON object")
-            result.events.append(parse_event(obj))
+            event = parse_event(obj)
+            result.events.append(event)
+            note = _reading_note(event, obj)
+            if note:
+                result.problems.append(f"{path}:{number}: {note}")
         except (ValueError, UnicodeDecodeError, ValidationError) as exc:
             if is_last and not ends_cleanly:
                 result.truncated = True
@@ -153,6 +173,19 @@ def read_transcript(path: Path) -> Transcript:
     elif not result.events and not result.problems:
         result.problems.append(f"{path}: empty transcript")
     return result
+
+
+def _reading_note(event: Event, obj: dict[str, Any]) -> str | None:
+    """What a reader should know about an event that was kept but not fully understood."""
+    if isinstance(event, OpaqueEvent):
+        newer = isinstance(obj.get("v"), int) and obj["v"] > EVENT_VERSION
+        why = f"written by a newer version (v{obj.get('v')})" if newer else "not a type this version knows"
+        return f"event {event.type!r} is {why}; kept as is, not interpreted"
+    if event.payload_problem:
+        return event.payload_problem
+    if isinstance(obj.get("v"), int) and obj["v"] > EVENT_VERSION:
+        return f"event {event.type!r} was written by a newer version (v{obj['v']}); read as v{EVENT_VERSION}"
+    return None
 
 
 def _one_line(exc: Exception) -> str:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.providers.scripted import _ROLE_LEADS, ScriptedRequest, _diagnosis, _label, _sentence, build_chair_decision, register_builder
+from agents.providers.scripted import ScriptedRequest, register_builder
+from agents.providers.scripted_replies import _ROLE_LEADS, _diagnosis, _label, _sentence, build_chair_decision
 
 
 def _lower_first(text: str) -> str:

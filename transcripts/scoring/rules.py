@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from scenarios.model import DIMENSIONS, NO_OPTION, Scenario
+from scenarios.patterns import PatternTimeout, search
 from transcripts.scoring.diagnosis import diagnosis_matches, expected_diagnoses
 from transcripts.scoring.run_view import RunView
 from transcripts.scoring.scorecard import (
@@ -107,7 +108,17 @@ def red_flag_items(view: RunView) -> tuple[list[str], list[ScoreItem]]:
                 )
             )
             continue
-        match = re.search(flag.pattern, text)
+        try:
+            match = search(flag.pattern, text)
+        except (PatternTimeout, ValueError) as exc:  # bounded: never a hang, never a clean bill
+            items.append(
+                ScoreItem(
+                    id=f"red_flag:{flag.id}", kind="red_flag", label=f"{flag.id} {flag.description}",
+                    dimensions=[flag.dimension], earned=0.0, possible=0.0, outcome="not checked",
+                    reason=f"pattern could not be checked: {exc}", graded=False,
+                )
+            )
+            continue
         if match:
             hits.append(flag.id)
         items.append(

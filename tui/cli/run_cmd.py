@@ -11,6 +11,8 @@ from rich.console import Console
 
 from tui.cli.errors import UserError
 from tui.cli.loading import load_case, load_team_ref
+from tui.cli.signals import sigterm_as_sigint
+from tui.safe_text import json_visible
 
 
 @click.command(
@@ -43,8 +45,15 @@ def run(case: str, team_ref: str, model: str | None, seed: int, batch: str, out_
 
     console = Console(stderr=as_json, highlight=False, soft_wrap=False)
     printer = None if (as_json or quiet) else EventPrinter(console)
+    from transcripts.locks import TranscriptBusy
+    from transcripts.writable import OutputError, OutputWriteError, check_output_dir
+
     try:
-        result = run_sync(spec, on_event=printer)
+        check_output_dir(spec.directory)
+        with sigterm_as_sigint():
+            result = run_sync(spec, on_event=printer)
+    except (TranscriptBusy, OutputError, OutputWriteError) as exc:
+        raise UserError(str(exc)) from None
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: the partial transcript is at {spec.path}", err=True)
         sys.exit(130)
@@ -66,7 +75,7 @@ def run(case: str, team_ref: str, model: str | None, seed: int, batch: str, out_
             "resolution": _resolution(result.path),
             "scorecard": scorecard.model_dump(mode="json") if scorecard is not None else None,
         }
-        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        click.echo(json_visible(json.dumps(summary, indent=2, ensure_ascii=False)))
     else:
         overall = f"  overall score {scorecard.overall:.0f}/100" if scorecard is not None and scorecard.overall is not None else ""
         click.echo(f"{result.status}: {result.path}{overall}")
@@ -75,7 +84,14 @@ def run(case: str, team_ref: str, model: str | None, seed: int, batch: str, out_
 
 
 def _check_models(models: set[str]) -> None:
-    """Fail before the run starts when the embedded model is asked for but not installed."""
+    """Fail before the run starts on a bad model name (see agents/model_specs.py), or when the
+    embedded model is asked for but not installed."""
+    from agents.model_specs import model_problems
+
+    problems = model_problems(sorted(models))
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise UserError(problems[0] + more)
     if any(m.startswith("local/") for m in models):
         from agents.providers.local import LocalModelUnavailable, check_available
 
@@ -87,10 +103,11 @@ def _check_models(models: set[str]) -> None:
 
 def _score(path: Path, judge: str | None, console: Console | None):
     """Score with the team's judge when it has one; fall back to rules only if the judge cannot answer."""
+    from agents.judging import gateway_complete
     from transcripts.scoring import JudgeUnavailable, score_transcript
 
     try:
-        scorecard = score_transcript(path, judge=judge)
+        scorecard = score_transcript(path, judge=judge, complete=gateway_complete)
     except JudgeUnavailable as exc:
         click.echo(f"grandrounds: warning: judge {judge} unavailable ({exc}); scored with rules only", err=True)
         scorecard = score_transcript(path)
@@ -105,4 +122,4 @@ def _resolution(path: Path):
     from transcripts.store import read_transcript
 
     event = read_transcript(path).resolution
-    return event.resolution if event else None
+    return event.resolution.model_dump(mode="json") if event and event.resolution is not None else None
