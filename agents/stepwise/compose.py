@@ -25,6 +25,7 @@ conflict title, option id or option text enters any prompt; everything else work
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,7 @@ from agents.stepwise.prompts import STEPS_DIR, case_prefix, fill, member_block, 
 from agents.stepwise.steps import NONE, Speaker, normalise
 from agents.stepwise.text import case_words, turn_texts, words_of
 from scenarios.model import DIMENSIONS, NO_OPTION, Scenario
-from transcripts.events import Usage
+from transcripts.events import TurnTaken, Usage
 
 STANCES = ["agree", "disagree", "amend"]
 POSITION_ASK = {
@@ -135,7 +136,6 @@ def _latest_by_member(turns: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def _finish(sp: Speaker, model: type[BaseModel], data: dict[str, Any], missing: str | None) -> Outcome:
-    sp.ctx.add_usage(sp.role, sp.usage)
     if missing:
         return Outcome(None, sp.raw(), sp.attempts, sp.usage, f"{missing}: no usable reply after {2} attempts")
     try:
@@ -146,8 +146,20 @@ def _finish(sp: Speaker, model: type[BaseModel], data: dict[str, Any], missing: 
 
 
 async def take_turn(ctx: Any, role: str, round_no: int, turns: list[dict[str, Any]], revealed: set[str], context: dict[str, Any]) -> Outcome:
-    scenario = ctx.scenario
     sp = speaker(ctx, role, revealed, context, round_no, turns)
+    try:
+        return await _turn_steps(ctx, sp, role, round_no, turns, revealed)
+    except asyncio.CancelledError:
+        # Interrupted between steps: record the steps taken and what they cost, then stop.
+        ctx.record(TurnTaken(
+            round=round_no, member=role, ok=False, turn=None, raw=sp.raw(), attempts=sp.attempts,
+            error="interrupted during the turn's steps", usage=sp.usage,
+        ))
+        raise
+
+
+async def _turn_steps(ctx: Any, sp: Speaker, role: str, round_no: int, turns: list[dict[str, Any]], revealed: set[str]) -> Outcome:
+    scenario = ctx.scenario
     previous = _previous(turns, role)
     own_last = _latest_by_member(turns).get(role, {})
     prev_turn = previous["turn"] if previous else {}

@@ -140,6 +140,7 @@ class Speaker:
                 ctx.record(ModelErrored(member=self.role, purpose=f"step:{step}", attempt=attempt, error_type=exc.kind, message=str(exc), will_retry=will_retry))
                 continue
             self.usage = self.usage + reply.usage
+            ctx.add_usage(self.role, reply.usage)  # counted as it is spent, so an interrupted turn's calls count too
             seconds += reply.usage.latency_s
             raw = reply.text
             checked: Checked = check(raw)
