@@ -1,4 +1,4 @@
-"""Engine benchmarks: the deliberation loop with the scripted model, and one run on the embedded model.
+"""Engine benchmarks: the deliberation loop with the scripted model (the embedded model: agents/embedded_bench.py).
 
 Figures are printed by `grandrounds bench`; nothing here asserts a time (machines are noisy), but
 each figure is printed beside a baseline measured in the same process.
@@ -21,7 +21,6 @@ from typing import Annotated, Any, TypedDict
 from agents.runner import RunSpec, arun, run_sync
 from agents.team import Team
 from scenarios.model import Scenario
-from transcripts.store import read_transcript
 
 
 def peak_rss_mb() -> float:
@@ -121,39 +120,12 @@ def _bench_engine(scenario: Scenario, team: Team, snapshot: dict[str, Any], runs
     return {
         "runs": runs,
         "turns": turns,
-        "turn_style": getattr(team, "turn_style", "whole"),
+        "turn_style": team.resolved_turn_style(team.models("scripted/preferred")),
         "seconds": round(elapsed, 3),
         "turns_per_s": round(turns / elapsed, 1),
         "bare_langgraph_turns_per_s": round(bare_rate, 1),
         "raw_scripted_calls_per_s": round(raw_rate, 1),
         "pinned_to_one_core": pinned,
-        "peak_rss_mb": round(peak_rss_mb(), 1),
-    }
-
-
-def bench_embedded(scenario: Scenario, team: Team, snapshot: dict[str, Any], out_dir: Path | None = None) -> dict[str, Any]:
-    """One default deliberation on the embedded model: wall time and first-try validity."""
-    with tempfile.TemporaryDirectory() as tmp:
-        target = out_dir or Path(tmp)
-        spec = RunSpec(scenario=scenario, team=team, team_snapshot=snapshot, model="local/smollm2", seed=0, out_dir=target)
-        start = time.perf_counter()
-        result = run_sync(spec)
-        elapsed = time.perf_counter() - start
-        transcript = read_transcript(result.path)
-    calls = [*transcript.turns]
-    if transcript.resolution is not None:
-        calls.append(transcript.resolution)
-    first_try = sum(1 for c in calls if c.ok and c.attempts == 1)
-    tokens = result.usage.completion_tokens
-    return {
-        "scenario": scenario.id,
-        "status": result.status,
-        "seconds": round(elapsed, 1),
-        "turns": result.turns,
-        "structured_replies": len(calls),
-        "valid_first_try_share": round(first_try / len(calls), 3) if calls else 0.0,
-        "completion_tokens": tokens,
-        "completion_tokens_per_s": round(tokens / elapsed, 1) if elapsed else 0.0,
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }
 

@@ -32,6 +32,7 @@ from agents.prompting import (
     retry_messages,
 )
 from agents.schemas import RESOLVE, ChairDecision, Choice, Resolution, Turn, reply_schema
+from agents import stepwise
 from agents.team import Team
 from scenarios.model import NO_OPTION, Scenario
 from transcripts.events import ChairDecided, Event, FactRevealed, ModelErrored, TurnTaken, Usage
@@ -74,11 +75,13 @@ class RunContext:
     schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
     scenario_hash: str = ""  # lets runs of the same scenario share their reply schemas
     disclosure: str = ""  # options | none; empty means the team's own setting
+    turn_style: str = ""  # whole | stepwise; empty means the team's setting, `auto` resolved for these models
 
     def __post_init__(self) -> None:
         if not self.scenario_json:
             self.scenario_json = self.scenario.model_dump(mode="json")
         self.disclosure = self.disclosure or self.team.disclosure
+        self.turn_style = self.turn_style or self.team.resolved_turn_style(self.models)
         self.schemas = _schemas_for(self.scenario, tuple(self.team.member_ids()), self.scenario_hash, self.disclosure)
 
     @property
@@ -289,15 +292,18 @@ async def member_turn(task: TurnTask, runtime: Runtime[RunContext]) -> dict[str,
     member = team.member(role)
     assert member is not None
     revealed = set(task["revealed"])
-    messages = build_turn_messages(
-        scenario, team, member, ctx.personas.get(role, ""), round_no=round_no, turns=task["turns"], revealed=revealed,
-        disclosure=ctx.disclosure,
-    )
     context = _scripted_context(ctx, role, round_no, task["turns"], revealed)
-    result = await call_structured(
-        ctx, role, "turn", Turn, messages, round_no=round_no, context=context,
-        check=strip_conflict_ids if ctx.open_ended else lambda t: _check_choices(t.choices, scenario),
-    )
+    if ctx.turn_style == "stepwise":
+        result: Structured | stepwise.Outcome = await stepwise.take_turn(ctx, role, round_no, task["turns"], revealed, context)
+    else:
+        messages = build_turn_messages(
+            scenario, team, member, ctx.personas.get(role, ""), round_no=round_no, turns=task["turns"], revealed=revealed,
+            disclosure=ctx.disclosure,
+        )
+        result = await call_structured(
+            ctx, role, "turn", Turn, messages, round_no=round_no, context=context,
+            check=strip_conflict_ids if ctx.open_ended else lambda t: _check_choices(t.choices, scenario),
+        )
     turn = result.value.model_dump(mode="json") if result.value is not None else None
     ctx.record(
         TurnTaken(
@@ -361,12 +367,17 @@ async def chair_moderate(state: CouncilState, runtime: Runtime[RunContext]) -> d
     counts = {m: 0 for m in team.member_ids()}
     for t in turns:
         counts[t["member"]] = counts.get(t["member"], 0) + 1
-    messages = build_chair_decision_messages(
-        ctx.scenario, team, ctx.personas.get(chair.role, ""), turns=turns, turn_counts=counts,
-        open_concerns=_open_concerns(turns), disclosure=ctx.disclosure,
-    )
     context = _scripted_context(ctx, chair.role, state["round"], turns, set(state.get("revealed", [])))
-    result = await call_structured(ctx, chair.role, "chair_decision", ChairDecision, messages, round_no=state["round"], context=context)
+    if ctx.turn_style == "stepwise":
+        result: Structured | stepwise.Outcome = await stepwise.take_chair_decision(
+            ctx, turns, counts, _open_concerns(turns), set(state.get("revealed", [])), context
+        )
+    else:
+        messages = build_chair_decision_messages(
+            ctx.scenario, team, ctx.personas.get(chair.role, ""), turns=turns, turn_counts=counts,
+            open_concerns=_open_concerns(turns), disclosure=ctx.disclosure,
+        )
+        result = await call_structured(ctx, chair.role, "chair_decision", ChairDecision, messages, round_no=state["round"], context=context)
     if result.value is not None:
         decision: ChairDecision = result.value  # type: ignore[assignment]
         speaker = decision.next_speaker
@@ -393,18 +404,21 @@ async def resolve(state: CouncilState, runtime: Runtime[RunContext]) -> dict[str
     scenario, team, chair = ctx.scenario, ctx.team, ctx.team.chair
     turns = state.get("turns", [])
     revealed = set(state.get("revealed", []))
-    messages = build_resolution_messages(
-        scenario, team, ctx.personas.get(chair.role, ""), turns=turns, revealed=revealed, disclosure=ctx.disclosure
-    )
     context = _scripted_context(ctx, chair.role, state.get("round", 1), turns, revealed)
-    result = await call_structured(
-        ctx, chair.role, "resolution", Resolution, messages, round_no=state.get("round", 1), context=context,
-        check=strip_conflict_ids if ctx.open_ended else lambda r: _check_choices(r.choices, scenario),
-    )
+    if ctx.turn_style == "stepwise":
+        result: Structured | stepwise.Outcome = await stepwise.take_resolution(ctx, turns, revealed, context)
+    else:
+        messages = build_resolution_messages(
+            scenario, team, ctx.personas.get(chair.role, ""), turns=turns, revealed=revealed, disclosure=ctx.disclosure
+        )
+        result = await call_structured(
+            ctx, chair.role, "resolution", Resolution, messages, round_no=state.get("round", 1), context=context,
+            check=strip_conflict_ids if ctx.open_ended else lambda r: _check_choices(r.choices, scenario),
+        )
     return {"resolution": resolution_record(ctx, result)}
 
 
-def resolution_record(ctx: RunContext, result: Structured) -> dict[str, Any]:
+def resolution_record(ctx: RunContext, result: Any) -> dict[str, Any]:
     """What `resolve` (or a baseline's answer node) leaves in the state for the runner to record."""
     scenario = ctx.scenario
     resolution = None

@@ -172,7 +172,7 @@ async def arun(
             team_id=team.id, team_hash=spec.team_hash, protocol=team.protocol, disclosure=spec.disclosure_level,
             models=spec.models, judge=team.judge,
             seed=spec.seed, sampling=team.sampling.model_dump(), limits=team.limits.model_dump(),
-            versions=_versions(), settings=spec.settings, scenario=spec.scenario_json, team=spec.team_snapshot,
+            versions=_versions(), settings={**spec.settings, "turn_style": team.resolved_turn_style(spec.models)}, scenario=spec.scenario_json, team=spec.team_snapshot,
         ))
     except BaseException:  # e.g. the disk is full: nothing to record the failure in
         writer.discard()

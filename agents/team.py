@@ -14,6 +14,9 @@ PROTOCOLS: tuple[str, ...] = ("round_robin", "moderated", "parallel", "solo", "s
 BASELINE_PROTOCOLS: tuple[str, ...] = ("solo", "self_consistency")  # one agent answers; no discussion
 Disclosure = Literal["options", "none"]
 DISCLOSURES: tuple[str, ...] = ("options", "none")
+TurnStyle = Literal["auto", "whole", "stepwise"]
+TURN_STYLES: tuple[str, ...] = ("auto", "whole", "stepwise")
+EMBEDDED_PREFIX = "local/"  # in-process models (the embedded SmolLM2): too small for one long JSON reply
 
 DEFAULT_MODEL = "local/smollm2"
 ROLE_IDS: tuple[str, ...] = ("diagnostician", "safety_critic", "ethicist", "patient_advocate", "chair")
@@ -63,6 +66,10 @@ class Team(_Strict):
     judge: str | None = Field(default=None, min_length=1, description="Judge model for rubric grading; none means no rubric grading.")
     protocol: Protocol = Field(default="round_robin", description="round_robin | moderated | parallel, or a baseline: solo | self_consistency (the chair answers alone, no members).")
     disclosure: Disclosure = Field(default="options", description="options: agents see each conflict and its options and pick option ids; none: agents see only the case and the question and answer in free text (a judge maps it to the conflicts).")
+    turn_style: TurnStyle = Field(
+        default="auto",
+        description="auto: stepwise when a member runs on the embedded model (local/...), whole otherwise | whole: each turn is one JSON reply (for capable models) | stepwise: each turn is composed from short, focused model calls (agents/stepwise; for small models).",
+    )
     members: list[Member] = Field(default_factory=list, description="Council members other than the chair (none for the solo and self_consistency baselines).")
     chair: Member = Field(description="The chair, who moderates and writes the resolution (for a baseline: the one agent who answers).")
     limits: Limits = Field(default_factory=Limits, description="Turn budget, rounds, consensus, context window.")
@@ -97,6 +104,13 @@ class Team(_Strict):
 
     def temperature_for(self, member: Member) -> float:
         return member.temperature if member.temperature is not None else self.sampling.temperature
+
+    def resolved_turn_style(self, models: dict[str, str]) -> str:
+        """The turn style a run uses: `auto` becomes stepwise when any of the run's models is an
+        embedded one (a 135M model cannot write a whole turn as one JSON reply), whole otherwise."""
+        if self.turn_style != "auto":
+            return self.turn_style
+        return "stepwise" if any(m.startswith(EMBEDDED_PREFIX) for m in models.values()) else "whole"
 
     def models(self, override: str | None = None) -> dict[str, str]:
         return {m.role: self.model_for(m, override) for m in [*self.members, self.chair]}

@@ -12,6 +12,11 @@ model that would otherwise ramble until it runs out of tokens: arrays hold one o
 strings never contain raw control characters, and bounded numbers are drawn from 21 even steps.
 Everything that fits the tightened grammar fits the caller's schema.
 
+A schema that is a single enum (`{"answer": <one of N values>}`, the stepwise turn's choices) is
+answered without sampling: `rank` scores each allowed value's reply by its mean token log-probability
+from the shared prompt (one short batch per value, reusing the cached prompt) and returns the
+likeliest; it is faster than decoding the id under a grammar token by token, and deterministic.
+
 This module does not import litellm: `agents.gateway` wraps it as the litellm provider `local`.
 Settings (environment): GRANDROUNDS_LOCAL_N_CTX (default 8192, the model's trained context),
 GRANDROUNDS_LOCAL_THREADS (default: the CPUs this process may use), GOMP_SPINCOUNT (10000
@@ -48,6 +53,8 @@ __all__ = [
     "grammar_text",
     "complete",
     "acomplete",
+    "rank",
+    "single_enum",
 ]
 
 MODEL = "local/smollm2"
@@ -283,6 +290,94 @@ def _grammar(canonical: str) -> Any:
 # -- calls ---------------------------------------------------------------------------------------
 
 
+# -- one choice from a closed list, by log-likelihood -------------------------------------------------
+
+# GRANDROUNDS_LOCAL_CHOOSE=rank (default) answers a schema that is one enum (`{"answer": <one of N>}`,
+# the stepwise turn's choices) by scoring every allowed value's reply and returning the likeliest;
+# `sample` decodes it under the grammar like any other schema.
+CHOOSE_ENV = "GRANDROUNDS_LOCAL_CHOOSE"
+
+
+def single_enum(schema: dict[str, Any] | None) -> tuple[str, list[str]] | None:
+    """(property, values) when `schema` is an object with exactly one property, an enum of strings."""
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        return None
+    props = schema.get("properties") or {}
+    if len(props) != 1:
+        return None
+    (name, sub), = props.items()
+    values = sub.get("enum") if isinstance(sub, dict) else None
+    if not values or not all(isinstance(v, str) for v in values):
+        return None
+    return name, list(values)
+
+
+_FORMATTER: Any = None
+
+
+def _prompt_tokens(llm: Any, messages: list[dict[str, Any]]) -> list[int]:
+    """The prompt tokens exactly as `create_chat_completion` builds them (the GGUF's chat template)."""
+    global _FORMATTER
+    from llama_cpp import llama_chat_format
+
+    if _FORMATTER is None:
+        eos = llm._model.token_get_text(llm.token_eos())
+        bos = llm._model.token_get_text(llm.token_bos())
+        _FORMATTER = llama_chat_format.Jinja2ChatFormatter(template=llm.metadata["tokenizer.chat_template"], eos_token=eos, bos_token=bos)
+    result = _FORMATTER(messages=messages)
+    return llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+
+
+def _decode_with_logits(llm: Any, tokens: list[int]) -> Any:
+    """Evaluate `tokens` after the cached ones and return the log-softmax of every position."""
+    import numpy as np
+
+    n_past = llm.n_tokens
+    llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
+    llm._batch.set_batch(batch=tokens, n_past=n_past, logits_all=True)
+    llm._ctx.decode(llm._batch)
+    rows = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(tokens) * llm.n_vocab(),)).reshape(len(tokens), -1).astype(np.float64)
+    llm.input_ids[n_past : n_past + len(tokens)] = tokens
+    llm.n_tokens = n_past + len(tokens)
+    top = rows.max(axis=1, keepdims=True)
+    return rows - (top + np.log(np.exp(rows - top).sum(axis=1, keepdims=True)))
+
+
+def rank(messages: list[dict[str, Any]], name: str, values: list[str]) -> LocalReply:
+    """The reply `{"<name>": "<value>"}` for the allowed value the model finds likeliest (mean log-probability
+    per token of the value and the closing quote, after the reply's opening). Blocks; serialised."""
+    llm = load()
+    clean = [{"role": m.get("role", "user"), "content": str(m.get("content") or "")} for m in messages]
+    with _CALL_LOCK:
+        start = time.perf_counter()
+        try:
+            base = _prompt_tokens(llm, clean) + llm.tokenize(f'{{"{name}": "'.encode(), add_bos=False, special=False)
+        except Exception as exc:  # noqa: BLE001 - a template llama-cpp cannot render
+            raise LocalRequestError(f"local model: cannot format the prompt: {exc}") from None
+        longest = max(len(llm.tokenize(f'{v}"}}'.encode(), add_bos=False, special=False)) for v in values)
+        if len(base) + longest >= n_ctx():
+            raise LocalRequestError(f"local model: prompt of {len(base)} tokens does not fit n_ctx={n_ctx()} (set GRANDROUNDS_LOCAL_N_CTX)")
+        common = min(llm.longest_token_prefix(llm.input_ids[: llm.n_tokens].tolist(), base), len(base) - 1)
+        llm.n_tokens = common
+        if len(base) - 1 > common:
+            llm.eval(base[common:-1])
+        first = _decode_with_logits(llm, base[-1:])[0]
+        best, best_score, scored = values[0], float("-inf"), 0
+        for value in values:
+            llm.n_tokens = len(base)
+            cand = llm.tokenize(f'{value}"}}'.encode(), add_bos=False, special=False)
+            total = float(first[cand[0]])
+            if len(cand) > 1:
+                rows = _decode_with_logits(llm, cand[:-1])
+                total += float(sum(rows[i][cand[i + 1]] for i in range(len(cand) - 1)))
+            scored += len(cand)
+            score = total / len(cand)
+            if score > best_score:
+                best, best_score = value, score
+        text = json.dumps({name: best})
+        return LocalReply(text, len(base), scored, "stop", time.perf_counter() - start)
+
+
 def complete(
     messages: list[dict[str, Any]],
     *,
@@ -294,6 +389,9 @@ def complete(
     timeout_s: float | None = None,
 ) -> LocalReply:
     """One chat completion, constrained by `schema` when given. Blocks; serialised across threads."""
+    choice = single_enum(schema)
+    if choice is not None and os.environ.get(CHOOSE_ENV, "rank") == "rank":
+        return rank(messages, *choice)
     llm = load()
     # GRANDROUNDS_LOCAL_GRAMMAR=eager checks the grammar against the whole vocabulary at every step.
     eager = os.environ.get("GRANDROUNDS_LOCAL_GRAMMAR", "lazy") == "eager"

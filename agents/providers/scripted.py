@@ -501,3 +501,5 @@ COUNTER = CallCounter()
 from agents.providers.scripted_judge import build_judgement as _build_judgement  # noqa: E402
 
 register_builder("judge", _build_judgement)
+
+from agents.providers import scripted_steps as _scripted_steps  # noqa: E402,F401  (registers kind "step")

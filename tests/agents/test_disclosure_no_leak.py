@@ -17,6 +17,7 @@ from agents import deliberation
 from agents.runner import RunSpec, run_sync
 from agents.team_loader import find_team, load_team, team_snapshot
 from scenarios.loader import library_dir, load_scenario
+from agents.stepwise import steps as stepwise_steps
 from scenarios.model import Scenario
 from transcripts.store import read_transcript
 
@@ -64,7 +65,9 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> list:
         calls.append(call)
         return await real(call)
 
+    # Whole turns and baselines call through agents.deliberation, stepwise turns through agents.stepwise.steps.
     monkeypatch.setattr(deliberation, "acomplete", spy)
+    monkeypatch.setattr(stepwise_steps, "acomplete", spy)
     return calls
 
 
@@ -106,9 +109,10 @@ def test_none_mode_prompts_and_schemas_hold_no_conflict(tmp_path: Path, captured
     assert resolution["choices"] == [] and resolution["final_recommendation"]
 
 
-def test_none_mode_over_the_whole_library(tmp_path: Path, captured: list) -> None:
+@pytest.mark.parametrize("turn_style", ["whole", "stepwise"])
+def test_none_mode_over_the_whole_library(tmp_path: Path, captured: list, turn_style: str) -> None:
     path = find_team("default")
-    team = load_team(path)
+    team = load_team(path).model_copy(update={"turn_style": turn_style})
     snapshot = team_snapshot(team, path)
     for case in sorted(library_dir().glob("*.yaml")):
         scenario = load_scenario(case)

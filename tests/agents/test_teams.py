@@ -145,3 +145,33 @@ def test_committed_team_schema_is_current():
     assert TEAM_SCHEMA_PATH.read_text(encoding="utf-8") == schema_text(team_json_schema()), (
         "agents/team.schema.json is stale: run `grandrounds scenarios schema --team > agents/team.schema.json`"
     )
+
+
+def test_auto_turn_style_is_stepwise_only_on_the_embedded_model(tmp_path) -> None:
+    """The built-in teams say `turn_style: auto`: short stepwise calls for the 135M embedded model,
+    one whole reply per turn for any other model (a real provider is not billed ten calls a turn)."""
+    from agents.runner import RunSpec, run_sync
+    from agents.team_loader import find_team, load_team, team_snapshot
+    from scenarios.loader import load_scenario
+    from transcripts.store import read_transcript
+
+    path = find_team("default")
+    team = load_team(path)
+    assert team.turn_style == "auto"
+    assert team.resolved_turn_style(team.models()) == "stepwise"  # local/smollm2
+    assert team.resolved_turn_style(team.models("openai/gpt-4o-mini")) == "whole"
+    mixed = team.model_copy(update={"members": [team.members[0].model_copy(update={"model": "local/smollm2"}), *team.members[1:]]})
+    assert mixed.resolved_turn_style(mixed.models("scripted/preferred")) == "whole"  # a run-wide override wins
+    assert mixed.resolved_turn_style(mixed.models()) == "stepwise"
+    assert team.model_copy(update={"turn_style": "whole"}).resolved_turn_style(team.models()) == "whole"
+    spec = RunSpec(scenario=load_scenario(find_scenario_path("insulin-error-disclosure")), team=team,
+                   team_snapshot=team_snapshot(team, path), model="scripted/preferred", out_dir=tmp_path)
+    result = run_sync(spec)
+    started = read_transcript(result.path).started
+    assert started.settings["turn_style"] == "whole"
+
+
+def find_scenario_path(case: str):
+    from scenarios.loader import library_dir
+
+    return library_dir() / f"{case}.yaml"

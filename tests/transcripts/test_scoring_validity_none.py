@@ -29,10 +29,11 @@ def _cases_with_conflicts() -> list[Path]:
     return [p for p in sorted(library_dir().glob("*.yaml")) if load_scenario(p).conflicts]
 
 
-@pytest.fixture(scope="module")
-def team():
+@pytest.fixture(scope="module", params=["whole", "stepwise"])
+def team(request: pytest.FixtureRequest):
+    """The default council, with whole turns and with stepwise turns (the embedded model's style)."""
     path = find_team("default")
-    t = load_team(path)
+    t = load_team(path).model_copy(update={"turn_style": request.param})
     return t, team_snapshot(t, path)
 
 

@@ -3,6 +3,7 @@ Ctrl-C during `score` exits 130 with a summary."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -69,8 +70,10 @@ def test_ctrl_c_during_score_exits_130_with_a_summary(tmp_path: Path) -> None:
     # a judge with latency makes scoring slow enough to interrupt
     for i in range(40):
         write_transcript(runs / f"r{i:02}.jsonl", case_dict(), "Order a CT scan.")
+    # a fresh judge cache: a warm one (an earlier run of this test) would score all 40 before the signal
+    env = {**os.environ, "GRANDROUNDS_JUDGE_CACHE": str(tmp_path / "judge-cache.sqlite")}
     proc = subprocess.Popen([sys.executable, "-m", "tui.cli.main", "score", str(runs), "--judge", "scripted/preferred?latency=0.3"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and not any(b'"type":"score"' in p.read_bytes() for p in runs.glob("*.jsonl")):

@@ -12,8 +12,11 @@ import click
 
 from tui.cli.loading import load_case, load_team_ref
 
-SECTIONS = ("engine", "embedded", "scoring", "batch", "tui")
+SECTIONS = ("engine", "embedded", "embedded-library", "scoring", "batch", "tui")
+DEFAULT_SECTIONS = ("engine", "embedded", "scoring", "batch", "tui")  # embedded-library takes many minutes: ask for it
 DEFAULT_CASE = "insulin-error-disclosure"
+# The `embedded` section's cases: the --case first, then these (three cases of different kinds).
+EMBEDDED_CASES = ("insulin-error-disclosure", "paracetamol-overdose-leaving-ed", "hiv-partner-notification")
 
 
 def _engine(case: str, **_: Any) -> dict[str, Any]:
@@ -25,12 +28,30 @@ def _engine(case: str, **_: Any) -> dict[str, Any]:
     return figures
 
 
+_EMBEDDED_TARGET = (
+    "seconds_per_deliberation <= 30 on 2 idle cores; nonword_share <= 0.01; mid_sentence_share <= 0.05; "
+    "under_3_words_share <= 0.10; repeated_field_share <= 0.20; preferred_share reported beside chance_rate"
+)
+
+
 def _embedded(case: str, **_: Any) -> dict[str, Any]:
-    from agents.bench import bench_embedded
+    from agents.embedded_bench import bench_embedded_cases
 
     team, snapshot = load_team_ref("default")
-    figures = bench_embedded(load_case(case), team, snapshot)
-    figures["target"] = "seconds < 90 on 2 cores; valid_first_try_share >= 0.95"
+    refs = list(dict.fromkeys([case, *EMBEDDED_CASES]))[:3]
+    figures = bench_embedded_cases([load_case(ref) for ref in refs], team, snapshot)
+    figures["target"] = _EMBEDDED_TARGET
+    return figures
+
+
+def _embedded_library(**_: Any) -> dict[str, Any]:
+    from agents.embedded_bench import bench_embedded_cases
+    from scenarios.loader import load_scenarios
+
+    team, snapshot = load_team_ref("default")
+    scenarios = [s for _path, s in load_scenarios()[0]]
+    figures = bench_embedded_cases(scenarios, team, snapshot)
+    figures["target"] = _EMBEDDED_TARGET
     return figures
 
 
@@ -76,6 +97,7 @@ def _run_isolated(name: str, case: str) -> dict[str, Any]:
 RUNNERS: dict[str, Callable[..., dict[str, Any]]] = {
     "engine": _engine,
     "embedded": _embedded,
+    "embedded-library": _embedded_library,
     "scoring": _scoring,
     "batch": _batch,
     "tui": _tui,
@@ -85,19 +107,21 @@ RUNNERS: dict[str, Callable[..., dict[str, Any]]] = {
 @click.command(
     epilog="""\b
 Examples:
-  grandrounds bench                       # every section (the embedded model takes about a minute)
+  grandrounds bench                       # every section but embedded-library (embedded: 3 cases, a few minutes)
+  grandrounds bench --only embedded       # the embedded model on 3 library cases: seconds, readability, decisions
+  grandrounds bench --only embedded-library   # the same figures over all 30 library cases (long)
   grandrounds bench --only engine --only scoring
   grandrounds bench --json > bench.json
 """
 )
 @click.option("--only", "only", multiple=True, type=click.Choice(SECTIONS), help="Run only these sections (repeatable).")
-@click.option("--case", default=DEFAULT_CASE, show_default=True, help="Scenario for the engine and embedded-model sections.")
+@click.option("--case", default=DEFAULT_CASE, show_default=True, help="Scenario for the engine section, and the first of the embedded section's three.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.option("--in-process", is_flag=True, help="Run the sections in this process (by default each runs in its own, so peak memory and CPU pinning are per section).")
 def bench(only: tuple[str, ...], case: str, as_json: bool, in_process: bool) -> None:
     """Measure engine throughput, the embedded model, scoring, batches and the TUI; print the figures."""
     results: dict[str, Any] = {}
-    for name in only or SECTIONS:
+    for name in only or DEFAULT_SECTIONS:
         if not in_process:
             click.echo(f"bench: {name} ...", err=True)
         results[name] = _run_section(name, case) if in_process else _run_isolated(name, case)

@@ -1,0 +1,63 @@
+"""Step prompts: the templates in agents/prompts/steps/, filled from the scenario.
+
+Every step prompt is three parts, in this order, so that a local model reuses its evaluated prefix:
+the case (`case.md`, the same for every step of a run: shared facts only), the speaker (`member.md`:
+the persona's first paragraph and the facts only this role may see), then the step itself. A role's
+facts come from `Scenario.facts_visible_to` (shared, addressed to the role, or on request once
+revealed), the same rule as the whole-turn prompt, and no other fact text enters a step.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from string import Template
+from typing import Any
+
+from agents.team import PROMPTS_DIR
+from scenarios.model import Scenario
+
+STEPS_DIR = PROMPTS_DIR / "steps"
+
+
+@lru_cache(maxsize=None)
+def template(name: str) -> Template:
+    return Template((STEPS_DIR / f"{name}.md").read_text(encoding="utf-8"))
+
+
+def fill(name: str, **values: Any) -> str:
+    return template(name).substitute({k: "" if v is None else str(v) for k, v in values.items()}).strip("\n") + "\n"
+
+
+def case_prefix(scenario: Scenario) -> str:
+    shared = "\n".join(f"- {f.id}: {f.text}" for f in scenario.facts if f.visibility == "all") or "- (none)"
+    return fill(
+        "case", title=scenario.title, presentation=scenario.presentation.strip(), facts=shared, question=scenario.question
+    )
+
+
+def persona_brief(persona: str) -> str:
+    """The persona's first paragraph: who the member is, in a sentence or two."""
+    for block in (persona or "").strip().split("\n\n"):
+        if block.strip():
+            return " ".join(block.split())
+    return ""
+
+
+def private_facts(scenario: Scenario, role: str, revealed: set[str]) -> list[tuple[str, str]]:
+    return [(f.id, f.text) for f in scenario.facts_visible_to(role, revealed) if f.visibility != "all"]
+
+
+def member_block(scenario: Scenario, role: str, label: str, persona: str, revealed: set[str]) -> str:
+    extra = private_facts(scenario, role, revealed)
+    lines = "Facts only some members have, including you:\n" + "\n".join(f"- {fid}: {text}" for fid, text in extra) if extra else ""
+    return fill("member", member_label=label, persona=persona_brief(persona), private_facts=lines)
+
+
+def options_block(conflict: Any) -> str:
+    return "\n".join(f"- {o.id}: {o.text}" for o in conflict.options)
+
+
+def quote(text: str, limit: int = 240) -> str:
+    """Earlier text shown in a prompt, on one line and bounded (a quotation, never rewritten)."""
+    text = " ".join((text or "").split()).replace('"', "'")
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " ..."
