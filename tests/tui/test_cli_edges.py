@@ -69,7 +69,8 @@ def test_ctrl_c_during_score_exits_130_with_a_summary(tmp_path: Path) -> None:
     runs.mkdir()
     # a judge with latency makes scoring slow enough to interrupt
     for i in range(40):
-        write_transcript(runs / f"r{i:02}.jsonl", case_dict(), "Order a CT scan.")
+        # distinct texts: the judge cache is keyed by content, so identical runs would be graded once
+        write_transcript(runs / f"r{i:02}.jsonl", case_dict(), f"Order a CT scan, review number {i}.")
     # a fresh judge cache: a warm one (an earlier run of this test) would score all 40 before the signal
     env = {**os.environ, "GRANDROUNDS_JUDGE_CACHE": str(tmp_path / "judge-cache.sqlite")}
     proc = subprocess.Popen([sys.executable, "-m", "tui.cli.main", "score", str(runs), "--judge", "scripted/preferred?latency=0.3"],
