@@ -6,8 +6,9 @@ calls `complete(call)` outside an event loop). The gateway
 - imports litellm lazily, once, with the local cost map, telemetry and debug output off, and
   registers the two built-in providers (`local/smollm2`, `scripted/<policy>[?opt=val&...]`) through
   `litellm.custom_provider_map`;
-- asks for a JSON-Schema response format when the call has a schema, falling back to JSON mode, then
-  to no response format, for providers that reject it;
+- asks for schema-constrained output in the dialect the server speaks (agents/gateway_formats.py:
+  `json_schema`, llama.cpp's `json_object` + `schema`, JSON mode, none), moving to the next one
+  when a server refuses one, whatever the status code;
 - retries transport failures itself (timeouts, 429, 5xx, connection errors) with exponential
   backoff and jitter, honouring `Retry-After` up to `MAX_RETRY_AFTER_S`; other 4xx are not retried;
 - raises `ModelCallError` with a `kind` and a message with secrets redacted;
@@ -547,61 +548,48 @@ def backoff_delay(error: ModelCallError, attempt: int) -> float:
 
 
 # -- response formats ----------------------------------------------------------------------------------
+# The dialects (json_schema, llama.cpp's json_object + schema, json_object, none) live in
+# agents/gateway_formats.py; the gateway keeps the mode found for each model.
 
-_FORMATS = ("json_schema", "json_object", "none")
+from agents import gateway_formats as _formats  # noqa: E402 - kept beside the code that uses it
+
+_FORMATS = _formats.MODES
 _FORMAT_FOR_MODEL: dict[str, str] = {}
-_FORMAT_WORDS = re.compile(r"response_format|json_schema|json_object|structured output|response schema", re.IGNORECASE)
 
-
-# GRANDROUNDS_RESPONSE_FORMAT=json_schema|json_object|none forces the first format tried for models
-# that are not built in (e.g. a local vLLM or Ollama server behind `openai/<name>`, which litellm cannot
-# know supports JSON-Schema output); unset or `auto` lets litellm's model info decide.
-RESPONSE_FORMAT_ENV = "GRANDROUNDS_RESPONSE_FORMAT"
+# GRANDROUNDS_RESPONSE_FORMAT=json_schema|json_object_schema|json_object|none|auto (or MODEL=MODE,...)
+# forces the first format tried for models that are not built in; see agents/gateway_formats.py.
+RESPONSE_FORMAT_ENV = _formats.RESPONSE_FORMAT_ENV
 
 
 def _format_mode(model: str, routed: bool) -> str:
     mode = _FORMAT_FOR_MODEL.get(model)
-    forced = os.environ.get(RESPONSE_FORMAT_ENV, "").strip().lower()
-    if mode is None and forced in _FORMATS and _provider(model) not in OWN_PROVIDERS:
-        _FORMAT_FOR_MODEL[model] = forced
-        return forced
     if mode is not None:
         return mode
-    if _provider(model) in OWN_PROVIDERS or routed:
+    if _provider(model) in OWN_PROVIDERS:
         mode = "json_schema"
+    elif routed:
+        mode = _formats.forced_mode(model) or "json_schema"
     else:
-        litellm = litellm_module()
-        try:
-            if litellm.supports_response_schema(model=model):
-                mode = "json_schema"
-            elif "response_format" in (litellm.get_supported_openai_params(model=model) or ()):
-                mode = "json_object"
-            else:
-                mode = "none"
-        except Exception:  # noqa: BLE001 - unknown model: ask for JSON mode, degrade if refused
-            mode = "json_object"
+        mode = _formats.initial_mode(model, litellm_module())
     _FORMAT_FOR_MODEL[model] = mode
     return mode
 
 
 def _response_format(call: ModelCall, mode: str) -> dict[str, Any] | None:
-    if call.schema is None or mode == "none":
-        return None
-    if mode == "json_object":
-        return {"type": "json_object"}
-    name = re.sub(r"[^A-Za-z0-9_-]", "_", call.kind)[:64] or "reply"
-    return {"type": "json_schema", "json_schema": {"name": name, "schema": call.schema, "strict": True}}
+    return _formats.response_format(call.kind, call.schema, mode)
 
 
 def _degrade(model: str, mode: str, error: ModelCallError) -> str | None:
-    """A weaker response format to try when a provider rejected this one, else None."""
-    if error.kind != "bad_request" or mode == "none" or _provider(model) in OWN_PROVIDERS:
+    """A weaker response format to try when a provider refused this one (any status code), else None."""
+    if mode == "none" or _provider(model) in OWN_PROVIDERS:
         return None
-    if not _FORMAT_WORDS.search(str(error)):
+    if not _formats.is_refusal(error.kind, str(error), error.status_code):
         return None
-    weaker = _FORMATS[_FORMATS.index(mode) + 1]
+    weaker = _formats.weaker(mode)
+    if weaker is None:
+        return None
     _FORMAT_FOR_MODEL[model] = weaker
-    _log.info("model %s rejected response_format=%s; using %s", model, mode, weaker)
+    _log.info("model %s refused response_format=%s (%s); using %s", model, mode, error.kind, weaker)
     return weaker
 
 

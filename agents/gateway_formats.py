@@ -1,0 +1,125 @@
+"""Structured-output dialects: how to ask each kind of server for JSON that fits a schema.
+
+Servers that speak the OpenAI chat API disagree on how a schema is asked for:
+
+| mode                 | request                                                                  | spoken by |
+|----------------------|--------------------------------------------------------------------------|-----------|
+| `json_schema`        | `response_format: {"type": "json_schema", "json_schema": {"schema": S}}` | OpenAI, vLLM, LM Studio, SGLang, Ollama's /v1; litellm turns it into Ollama's `format: S` for `ollama/` and `ollama_chat/` models |
+| `json_object_schema` | `response_format: {"type": "json_object", "schema": S}`                  | llama-cpp-python's server (`python -m llama_cpp.server`), which answers `json_schema` with HTTP 500 |
+| `json_object`        | `response_format: {"type": "json_object"}` (JSON, any shape)             | most servers without schema support |
+| `none`               | no response format; the prompt alone asks for the JSON                   | everything else |
+
+The first mode tried for a model comes from, in order: GRANDROUNDS_RESPONSE_FORMAT (one mode for
+every model, or `MODEL=MODE,MODEL=MODE` per model, with `*` as the default), litellm's model
+information (`supports_response_schema`), and the provider: an OpenAI-compatible server litellm does
+not know (an `openai/<name>` behind OPENAI_API_BASE, `hosted_vllm/`, `lm_studio/`, ...) starts at
+`json_schema`. When a server refuses a mode, whatever status code the refusal comes with (llama.cpp's
+server answers 500), the gateway tries the next one in the table and remembers it for that model.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+__all__ = ["MODES", "RESPONSE_FORMAT_ENV", "FormatSettingError", "forced_mode", "check_setting", "initial_mode", "response_format", "is_refusal", "weaker"]
+
+MODES: tuple[str, ...] = ("json_schema", "json_object_schema", "json_object", "none")
+RESPONSE_FORMAT_ENV = "GRANDROUNDS_RESPONSE_FORMAT"
+# Providers whose OpenAI-compatible servers litellm cannot describe: start at the strongest mode and
+# let a refusal move down the list.
+OPEN_SERVERS = frozenset({"openai", "hosted_vllm", "lm_studio", "llamafile", "openai_like", "custom_openai", "ollama", "ollama_chat"})
+# Error kinds that say nothing about the request's format (the same request may succeed later).
+_TRANSPORT_KINDS = frozenset({"timeout", "rate_limit", "connection", "auth"})
+_FORMAT_WORDS = re.compile(r"response_format|json_schema|json_object|structured output|response schema|guided_json|grammar", re.IGNORECASE)
+
+
+class FormatSettingError(ValueError):
+    """GRANDROUNDS_RESPONSE_FORMAT names a mode that does not exist."""
+
+
+def _parse(value: str, strict: bool = True) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        model, sep, mode = part.rpartition("=")
+        if not sep:
+            model, mode = "*", part
+        mode = mode.strip().lower()
+        if mode == "auto":
+            continue
+        if mode not in MODES:
+            if not strict:
+                continue
+            raise FormatSettingError(f"{RESPONSE_FORMAT_ENV}: unknown mode {mode!r} (use one of {', '.join(MODES)}, auto, or MODEL=MODE,...)")
+        out[model.strip() or "*"] = mode
+    return out
+
+
+def forced_mode(model: str) -> str | None:
+    """The mode GRANDROUNDS_RESPONSE_FORMAT sets for `model`, if any."""
+    value = os.environ.get(RESPONSE_FORMAT_ENV, "").strip()
+    if not value:
+        return None
+    table = _parse(value, strict=False)  # the command line checks the setting first (check_setting)
+    return table.get(model, table.get("*"))
+
+
+def check_setting() -> None:
+    """Raise FormatSettingError (a one-line message) when GRANDROUNDS_RESPONSE_FORMAT is malformed."""
+    _parse(os.environ.get(RESPONSE_FORMAT_ENV, "").strip())
+
+
+def _provider(model: str) -> str:
+    return model.split("/", 1)[0] if "/" in model else ""
+
+
+def initial_mode(model: str, litellm: Any) -> str:
+    """The first mode to try for a model that is not one of grandrounds' own providers."""
+    forced = forced_mode(model)
+    if forced is not None:
+        return forced
+    provider = _provider(model)
+    try:
+        if litellm.supports_response_schema(model=model):
+            return "json_schema"
+    except Exception:  # noqa: BLE001 - a model litellm does not know
+        pass
+    if provider in OPEN_SERVERS:
+        return "json_schema"
+    try:
+        if "response_format" in (litellm.get_supported_openai_params(model=model) or ()):
+            return "json_object"
+        return "none"
+    except Exception:  # noqa: BLE001 - unknown model: ask for JSON mode, degrade if refused
+        return "json_object"
+
+
+def response_format(kind: str, schema: dict[str, Any] | None, mode: str) -> dict[str, Any] | None:
+    """The `response_format` request parameter for `mode` (None: send none)."""
+    if schema is None or mode == "none":
+        return None
+    if mode == "json_object":
+        return {"type": "json_object"}
+    if mode == "json_object_schema":
+        return {"type": "json_object", "schema": schema}
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", kind)[:64] or "reply"
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
+
+
+def is_refusal(kind: str, message: str, status_code: int | None) -> bool:
+    """Whether a failed call reads as the server refusing the response format it was sent.
+
+    The status code does not matter (llama.cpp's server refuses with 500, vLLM with 400, others
+    with 422); the error must not be a transport failure and must name the format."""
+    if kind in _TRANSPORT_KINDS:
+        return False
+    return bool(_FORMAT_WORDS.search(message))
+
+
+def weaker(mode: str) -> str | None:
+    """The next mode to try after `mode` was refused (None after `none`)."""
+    index = MODES.index(mode) if mode in MODES else len(MODES) - 1
+    return MODES[index + 1] if index + 1 < len(MODES) else None
