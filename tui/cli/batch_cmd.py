@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 
 from tui.cli.errors import UserError
+from tui.cli.router_option import router_option, use_router
 
 
 @click.command(
@@ -23,6 +24,7 @@ Examples:
   grandrounds batch insulin-error-disclosure hiv-partner-notification --team my-team.yaml --judge openai/gpt-4o-mini
   OPENAI_API_BASE=http://127.0.0.1:8000/v1 OPENAI_API_KEY=none GRANDROUNDS_RESPONSE_FORMAT=json_schema \\
     grandrounds batch scenarios/library --model openai/Qwen2.5-7B-Instruct     # a local vLLM server
+  grandrounds batch scenarios/library --model council --router router.yaml       # several deployments, litellm routing
 
 \b
 Re-running the same command resumes: finished runs (completed, limit_reached, failed) are skipped,
@@ -49,14 +51,16 @@ Then: grandrounds compare OUT --by team
 @click.option("--judge-samples", default=1, show_default=True, type=click.IntRange(1, 9), help="Judge samples per rubric criterion.")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest (batch.json) on stdout instead of the text summary.")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
+@router_option
 def batch(
     cases: tuple[str, ...], teams: tuple[str, ...], models: tuple[str, ...], repeats: int, seed: int, concurrency: int,
     out_dir: Path | None, batch_name: str | None, cache: bool, retry_failed: bool, max_failure_rate: float | None,
-    min_runs: int, score: bool, judge: str | None, judge_samples: int, as_json: bool, no_progress: bool,
+    min_runs: int, score: bool, judge: str | None, judge_samples: int, as_json: bool, no_progress: bool, router_file: Path | None,
 ) -> None:
     """Run every CASE (scenario files, folders or library ids) with every --team, --model and seed."""
     from agents.batch import BatchError, plan_batch
 
+    use_router(router_file)
     try:
         plan = plan_batch(cases, teams, models=list(models) or [None], repeats=repeats, seed=seed, out_dir=out_dir, batch=batch_name)
     except BatchError as exc:

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from tui.cli.errors import UserError
 from tui.cli.loading import load_case, load_team_ref
+from tui.cli.router_option import router_option, use_router
 
 
 @click.command(
@@ -20,6 +21,7 @@ Examples:
   grandrounds run scenarios/library/CASE.yaml --model scripted/preferred
   grandrounds run CASE --team agents/teams/moderated.yaml --model openai/gpt-4o-mini
   grandrounds run CASE --json > result.json             # machine-readable summary on stdout
+  grandrounds run CASE --model council --router router.yaml   # 'council' spread over the file's deployments
 """
 )
 @click.argument("case")
@@ -31,11 +33,14 @@ Examples:
 @click.option("--score/--no-score", default=True, show_default=True, help="Score the run when it ends and show the scorecard.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout instead of the live transcript.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary line.")
-def run(case: str, team_ref: str, model: str | None, seed: int, batch: str, out_dir: Path | None, score: bool, as_json: bool, quiet: bool) -> None:
+@router_option
+def run(case: str, team_ref: str, model: str | None, seed: int, batch: str, out_dir: Path | None, score: bool, as_json: bool, quiet: bool,
+        router_file: Path | None) -> None:
     """Run the council on CASE (a scenario id from the library or a path to a scenario YAML)."""
     from agents.runner import RunSpec, run_sync
     from tui.cli.stream import EventPrinter
 
+    use_router(router_file)
     scenario = load_case(case)
     team, snapshot = load_team_ref(team_ref)
     spec = RunSpec(scenario=scenario, team=team, team_snapshot=snapshot, model=model, seed=seed, batch=batch, out_dir=out_dir)
@@ -75,7 +80,14 @@ def run(case: str, team_ref: str, model: str | None, seed: int, batch: str, out_
 
 
 def _check_models(models: set[str]) -> None:
-    """Fail before the run starts when the embedded model is asked for but not installed."""
+    """Fail before the run starts when the embedded model is asked for but not installed, or the
+    response-format setting is malformed."""
+    from agents.gateway_formats import FormatSettingError, check_setting
+
+    try:
+        check_setting()
+    except FormatSettingError as exc:
+        raise UserError(str(exc)) from None
     if any(m.startswith("local/") for m in models):
         from agents.providers.local import LocalModelUnavailable, check_available
 
