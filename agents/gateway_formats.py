@@ -97,6 +97,30 @@ def initial_mode(model: str, litellm: Any) -> str:
         return "json_object"
 
 
+def one_choice_per_conflict(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `schema` whose `choices` arrays hold exactly one item per conflict, in order
+    (`prefixItems` over the per-conflict branches `agents.schemas.reply_schema` made).
+
+    The turn and resolution validators require one option per conflict; a grammar built from this
+    schema cannot break that rule. Sent to llama.cpp's server, whose grammar converter supports
+    `prefixItems`; not to `json_schema` servers (OpenAI's strict mode refuses `prefixItems`)."""
+
+    def walk(node: Any, name: str | None) -> Any:
+        if isinstance(node, list):
+            return [walk(v, name) for v in node]
+        if not isinstance(node, dict):
+            return node
+        out = {k: ({p: walk(v, p) for p, v in val.items()} if k == "properties" and isinstance(val, dict) else walk(val, name)) for k, val in node.items()}
+        if name == "choices" and out.get("type") == "array" and int(out.get("maxItems", 1)) > 0 and isinstance(out.get("items"), dict):
+            items = out.pop("items")
+            branches = items.get("anyOf") or [items]
+            out["prefixItems"] = branches
+            out["minItems"] = out["maxItems"] = len(branches)
+        return out
+
+    return walk(schema, None)
+
+
 def response_format(kind: str, schema: dict[str, Any] | None, mode: str) -> dict[str, Any] | None:
     """The `response_format` request parameter for `mode` (None: send none)."""
     if schema is None or mode == "none":
@@ -104,7 +128,7 @@ def response_format(kind: str, schema: dict[str, Any] | None, mode: str) -> dict
     if mode == "json_object":
         return {"type": "json_object"}
     if mode == "json_object_schema":
-        return {"type": "json_object", "schema": schema}
+        return {"type": "json_object", "schema": one_choice_per_conflict(schema)}
     name = re.sub(r"[^A-Za-z0-9_-]", "_", kind)[:64] or "reply"
     return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}}
 
