@@ -118,6 +118,22 @@ async def arun(
 ) -> RunResult:
     """Run the council once and write its transcript. Never raises for model or provider faults:
     those are recorded and the result says `failed`. Cancellation writes `interrupted` and re-raises."""
+    from agents import telemetry
+
+    if not telemetry.enabled():
+        return await _arun(spec, on_event=on_event, cancel=cancel)
+
+    def traced(event: Event) -> None:
+        if isinstance(event, RunEnded):
+            telemetry.end_run(spec.run_id, event.status, event.reason, event.usage, event.turns)
+        if on_event is not None:
+            on_event(event)
+
+    with telemetry.run_span(spec):  # the run's OpenTelemetry span (agents/telemetry.py)
+        return await _arun(spec, on_event=traced, cancel=cancel)
+
+
+async def _arun(spec: RunSpec, *, on_event: Callable[[Event], None] | None, cancel: asyncio.Event | None) -> RunResult:
     path = spec.path
     if path.exists():
         path.unlink()  # the same run again replaces its transcript; batches skip finished runs first

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from tui.cli.errors import UserError
 from tui.cli.loading import load_case, load_team_ref
+from tui.cli.otel_option import otel_options, start_otel, stop_otel
 from tui.cli.router_option import router_option, use_router
 
 
@@ -22,6 +23,7 @@ Examples:
   grandrounds run CASE --team agents/teams/moderated.yaml --model openai/gpt-4o-mini
   grandrounds run CASE --json > result.json             # machine-readable summary on stdout
   grandrounds run CASE --model council --router router.yaml   # 'council' spread over the file's deployments
+  grandrounds run CASE --otel --otel-endpoint http://127.0.0.1:4318   # OpenTelemetry traces to a local collector
 """
 )
 @click.argument("case")
@@ -34,13 +36,16 @@ Examples:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout instead of the live transcript.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary line.")
 @router_option
+@otel_options
 def run(case: str, team_ref: str, model: str | None, seed: int, batch: str, out_dir: Path | None, score: bool, as_json: bool, quiet: bool,
-        router_file: Path | None) -> None:
+        router_file: Path | None, otel: bool, otel_endpoint: str | None, otel_content: bool) -> None:
     """Run the council on CASE (a scenario id from the library or a path to a scenario YAML)."""
     from agents.runner import RunSpec, run_sync
     from tui.cli.stream import EventPrinter
 
     use_router(router_file)
+    if start_otel(otel, otel_endpoint, otel_content):
+        click.get_current_context().call_on_close(stop_otel)  # after scoring: scores go on the run span
     scenario = load_case(case)
     team, snapshot = load_team_ref(team_ref)
     spec = RunSpec(scenario=scenario, team=team, team_snapshot=snapshot, model=model, seed=seed, batch=batch, out_dir=out_dir)
