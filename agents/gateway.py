@@ -556,7 +556,7 @@ from agents import gateway_formats as _formats  # noqa: E402 - kept beside the c
 _FORMATS = _formats.MODES
 _FORMAT_FOR_MODEL: dict[str, str] = {}
 
-# GRANDROUNDS_RESPONSE_FORMAT=json_schema|json_object_schema|json_object|none|auto (or MODEL=MODE,...)
+# GRANDROUNDS_RESPONSE_FORMAT=json_schema|json_object_schema|compact|json_object|none|auto (or MODEL=MODE,...)
 # forces the first format tried for models that are not built in; see agents/gateway_formats.py.
 RESPONSE_FORMAT_ENV = _formats.RESPONSE_FORMAT_ENV
 

