@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import resource
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from agents.runner import RunSpec, arun
+from agents.runner import RunSpec, arun, run_sync
 from agents.team import Team
 from scenarios.model import Scenario
 from transcripts.store import read_transcript
@@ -91,7 +92,7 @@ def bench_embedded(scenario: Scenario, team: Team, snapshot: dict[str, Any], out
         target = out_dir or Path(tmp)
         spec = RunSpec(scenario=scenario, team=team, team_snapshot=snapshot, model="local/smollm2", seed=0, out_dir=target)
         start = time.perf_counter()
-        result = asyncio.run(arun(spec))
+        result = run_sync(spec)
         elapsed = time.perf_counter() - start
         transcript = read_transcript(result.path)
     calls = [*transcript.turns]
@@ -110,3 +111,18 @@ def bench_embedded(scenario: Scenario, team: Team, snapshot: dict[str, Any], out
         "completion_tokens_per_s": round(tokens / elapsed, 1) if elapsed else 0.0,
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }
+
+
+def scripted_bench_transcript(path: Path, scenario: Scenario) -> str | None:
+    """A real `scripted/preferred` run of the default team, written to `path`; None if it cannot run."""
+    try:
+        from agents.specs import run_spec
+
+        spec = run_spec(scenario, "default", model="scripted/preferred", seed=0, batch="bench", out_dir=path.parent / "run")
+        result = run_sync(spec)
+    except Exception:  # noqa: BLE001 - the caller synthesises one instead
+        return None
+    if result.status != "completed":
+        return None
+    shutil.move(str(result.path), path)
+    return f"scripted/preferred run of {scenario.id}"

@@ -14,7 +14,6 @@ more than one concurrent task has a reducer. Events are written as they happen, 
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
@@ -35,6 +34,7 @@ from agents.schemas import RESOLVE, ChairDecision, Choice, Resolution, Turn, rep
 from agents.team import Team
 from scenarios.model import NO_OPTION, Scenario
 from transcripts.events import ChairDecided, Event, FactRevealed, ModelErrored, TurnTaken, Usage
+from transcripts.json_text import extract_json
 
 
 def _merge_unique(left: list[str], right: list[str]) -> list[str]:
@@ -108,16 +108,7 @@ class Structured:
     error: str | None
 
 
-_FENCE = re.compile(r"\{.*\}", re.DOTALL)
-
-
-def _extract_json(text: str) -> str:
-    """Models often wrap JSON in prose or ``` fences; take the outermost object."""
-    text = text.strip()
-    if text.startswith("{"):
-        return text
-    match = _FENCE.search(text)
-    return match.group(0) if match else text
+_extract_json = extract_json  # models wrap JSON in prose or ``` fences (transcripts.json_text)
 
 
 def _check_choices(choices: list[Choice], scenario: Scenario) -> None:

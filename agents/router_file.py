@@ -140,4 +140,4 @@ def install_router_file(path: str | Path) -> list[str]:
 
     router = build_router(path)
     gateway.set_router(router)
-    return sorted(gateway._ROUTER_NAMES)
+    return sorted({str(d["model_name"]) for d in router.model_list if isinstance(d, dict) and d.get("model_name")})

@@ -1,6 +1,8 @@
 """What a model must return: a member's turn, the chair's choice of speaker, the resolution.
 
-These are the structured replies described in DESIGN.md ("A turn, a resolution"). For each run the
+These are the structured replies described in DESIGN.md ("A turn, a resolution"). The turn and the
+resolution are what a transcript records, so they live in `transcripts.payloads` (re-exported here);
+this module keeps the chair's decision and the narrowing. For each run the
 JSON Schema sent to the model is narrowed to the scenario (fact, conflict and option ids become
 enums) by `reply_schema`, so that constrained decoding on a small local model can only produce
 ids that exist; the pydantic models below validate what comes back, whatever the provider.
@@ -10,70 +12,25 @@ from __future__ import annotations
 
 import copy
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from scenarios.model import DIMENSIONS, NO_OPTION, Dimension, Scenario
+from scenarios.model import DIMENSIONS, NO_OPTION, Scenario
+from transcripts.payloads import (  # noqa: F401  (re-exported: the payloads live with the transcript)
+    Choice,
+    Claim,
+    Concern,
+    Dissent,
+    Payload,
+    ReplyTo,
+    Resolution,
+    Stance,
+    Turn,
+)
 
-Stance = Literal["agree", "disagree", "amend"]
-
-
-class _Reply(BaseModel):
-    # Models add chatter fields; ignore them rather than fail the turn.
-    model_config = ConfigDict(extra="ignore")
-
-
-class Claim(_Reply):
-    text: str = Field(description="A statement the member relies on.")
-    facts: list[str] = Field(default_factory=list, description="Fact ids that support the claim.")
-
-
-class Concern(_Reply):
-    dimension: Dimension = Field(description="Which of the six dimensions is at stake.")
-    text: str = Field(description="The concern in one or two sentences.")
-    conflict: str | None = Field(default=None, description="Conflict id this concern matches, if any.")
-
-
-class ReplyTo(_Reply):
-    member: str = Field(description="Role id of the member replied to.")
-    stance: Stance = Field(description="agree | disagree | amend.")
-    reason: str = Field(description="Why.")
-
-
-class Choice(_Reply):
-    conflict: str = Field(description="Conflict id.")
-    option: str = Field(description=f"Option id chosen for that conflict, or '{NO_OPTION}'.")
-    rationale: str = Field(default="", description="Why this option.")
-
-
-class Turn(_Reply):
-    position: str = Field(description="The member's position in one or two sentences.")
-    recommendation: str = Field(description="What the member recommends the team do.")
-    claims: list[Claim] = Field(default_factory=list, description="Claims, each citing fact ids.")
-    concerns: list[Concern] = Field(default_factory=list, description="Concerns tagged with a dimension.")
-    replies: list[ReplyTo] = Field(default_factory=list, description="Replies to other members.")
-    choices: list[Choice] = Field(default_factory=list, description="The option the member favours per conflict.")
-    requested_facts: list[str] = Field(default_factory=list, description="On-request fact ids the member asks to see.")
-    confidence: float = Field(default=0.5, ge=0.0, le=1.0, description="0 to 1.")
-
-
-class Dissent(_Reply):
-    member: str = Field(description="Role id of the dissenting member.")
-    text: str = Field(description="What they disagree with.")
-
-
-class Resolution(_Reply):
-    final_recommendation: str = Field(description="What the team will do, as it would be told to the patient's team.")
-    choices: list[Choice] = Field(default_factory=list, description="One chosen option per conflict.")
-    tradeoffs: list[Dimension] = Field(default_factory=list, description="Dimensions traded off against each other.")
-    dissent: list[Dissent] = Field(default_factory=list, description="Dissent recorded by member.")
-    uncertainty: str = Field(default="", description="What remains uncertain.")
-    sign_off: str = Field(default="", description="Who signs off and is accountable.")
-    diagnosis: str | None = Field(default=None, description="The working diagnosis, for diagnostic cases.")
-
-    def chosen(self) -> dict[str, str]:
-        return {c.conflict: c.option for c in self.choices}
+# The base of every reply model (kept under its old name).
+_Reply = Payload
 
 
 class ChairDecision(_Reply):

@@ -179,9 +179,9 @@ def _evaluations(span: Any, path: Path, content: bool) -> None:
     from transcripts.store import read_transcript
 
     score = read_transcript(path).latest_score()
-    if score is None:
+    if score is None or score.scorecard is None:
         return
-    card = score.scorecard
+    card = score.scorecard.model_dump(mode="json") if hasattr(score.scorecard, "model_dump") else dict(score.scorecard)
     items = {i.get("id"): i for i in card.get("items") or [] if isinstance(i, dict)}
 
     def event(name: str, value: Any, label: str | None, explanation: str | None) -> None:

@@ -20,8 +20,8 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from scenarios.model import INNER_ID_PATTERN, ROLE_ID_PATTERN, SLUG_PATTERN, Scenario
+from scenarios.paths import confined
 from scenarios.yamlsafe import LineMap, YamlError, format_path, load_yaml
-from transcripts.paths import confined
 
 __all__ = [
     "SCHEMA_PATH",

@@ -36,6 +36,7 @@ from typing import Any
 
 from scenarios.model import DIMENSIONS
 from transcripts.events import FINISHED_STATUSES
+from transcripts.run_model import main_model
 from transcripts.store import Transcript, read_transcript
 
 __all__ = [
@@ -95,18 +96,6 @@ class RunRecord:
         return bool(self.scores)
 
 
-def _main_model(started: dict[str, Any]) -> str:
-    settings = started.get("settings") or {}
-    if isinstance(settings, dict) and isinstance(settings.get("model_override"), str):
-        return settings["model_override"]
-    models = started.get("models") or {}
-    chair = (started.get("team") or {}).get("chair", {}).get("role") if isinstance(started.get("team"), dict) else None
-    if chair and chair in models:
-        return str(models[chair])
-    values = [str(v) for v in models.values()]
-    return max(set(values), key=values.count) if values else ""
-
-
 def record_of(transcript: Transcript) -> RunRecord | None:
     """The comparison's view of a transcript; None when it has no run_started event."""
     started = transcript.started
@@ -116,21 +105,17 @@ def record_of(transcript: Transcript) -> RunRecord | None:
     scenario = data.get("scenario") or {}
     score = transcript.latest_score()
     scores: dict[str, float | None] = {}
-    if score is not None:
+    if score is not None and score.scorecard is not None:
         card = score.scorecard
-        scores["overall"] = _num(card.get("overall"))
-        dims = card.get("dimensions") or {}
+        scores["overall"] = _num(card.overall)
         for dim in DIMENSIONS:
-            scores[dim] = _num((dims.get(dim) or {}).get("score"))
+            entry = card.dimensions.get(dim)
+            scores[dim] = _num(entry.score if entry is not None else None)
     ended = transcript.ended
     resolution = transcript.resolution
     choices = None
-    if resolution is not None and resolution.ok and isinstance(resolution.resolution, dict):
-        choices = {
-            str(c.get("conflict")): str(c.get("option"))
-            for c in resolution.resolution.get("choices") or []
-            if isinstance(c, dict)
-        }
+    if resolution is not None and resolution.ok and resolution.resolution is not None:
+        choices = resolution.resolution.chosen()
     variant = scenario.get("variant") if isinstance(scenario.get("variant"), dict) else None
     return RunRecord(
         path=transcript.path,
@@ -138,7 +123,7 @@ def record_of(transcript: Transcript) -> RunRecord | None:
         scenario_id=started.scenario_id,
         scenario_title=str(scenario.get("title") or ""),
         team_id=started.team_id,
-        model=_main_model(data),
+        model=main_model(started),
         protocol=started.protocol,
         seed=started.seed,
         status=transcript.status,

@@ -167,6 +167,8 @@ def _sample(t: Transcript, record: RunRecord, log: Any, model_mod: Any, scorer: 
         output = model_mod.ModelOutput.from_content(model=chair_model, content="", error=t.ended.reason if t.ended and t.ended.reason else "no resolution")
     latest = t.latest_score()
     card = latest.scorecard if latest is not None else None
+    if card is not None and hasattr(card, "model_dump"):
+        card = card.model_dump(mode="json")
     conflicts = {c.get("id"): {"option": c.get("option"), "verdict": c.get("verdict")} for c in (card or {}).get("conflicts") or [] if isinstance(c, dict)}
     ended = t.ended
     status = t.status

@@ -9,6 +9,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from scenarios.paths import confined  # noqa: F401  (re-exported: transcripts.paths.confined keeps working)
+
 RUNS_DIRNAME = "runs"
 _SAFE_PART = re.compile(r"[^a-z0-9]+")
 
@@ -37,12 +39,3 @@ def make_run_id(scenario_id: str, scenario_hash: str, team_id: str, team_hash: s
         {"scenario": scenario_hash, "team": team_hash, "models": models, "seed": seed, "settings": settings or {}}
     )[:10]
     return f"{slug(scenario_id, 60)}--{slug(team_id, 30)}--s{seed}--{digest}"
-
-
-def confined(base: Path, *parts: str) -> Path:
-    """Join `parts` under `base` and refuse anything that escapes it (ids come from files and users)."""
-    base_resolved = base.resolve()
-    target = base_resolved.joinpath(*parts).resolve()
-    if target != base_resolved and base_resolved not in target.parents:
-        raise ValueError(f"path {'/'.join(parts)!r} escapes {base}")
-    return target

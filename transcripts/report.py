@@ -10,6 +10,7 @@ import io
 import json
 
 from transcripts.compare import CONFIDENCE, Comparison
+from transcripts.report_numbers import fmt, pct, signed
 
 __all__ = ["CSV_COLUMNS", "FORMATS", "render", "to_csv", "to_json", "to_markdown"]
 
@@ -21,16 +22,7 @@ CSV_COLUMNS = (
 )
 
 
-def _f(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def _signed(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:+.{digits}f}"
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
+_f, _signed, _pct = fmt, signed, pct  # transcripts.report_numbers
 
 
 def _ci(lo: float | None, hi: float | None, signed: bool = False) -> str:

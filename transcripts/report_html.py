@@ -9,6 +9,7 @@ from __future__ import annotations
 from html import escape
 
 from transcripts.compare import CONFIDENCE, Comparison, GroupStats
+from transcripts.report_numbers import fmt, pct, signed
 
 __all__ = ["to_html"]
 
@@ -31,16 +32,7 @@ svg text{font:12px -apple-system,Segoe UI,Helvetica,Arial,sans-serif;fill:#333}
 """
 
 
-def _f(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def _signed(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:+.{digits}f}"
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
+_f, _signed, _pct = fmt, signed, pct  # transcripts.report_numbers
 
 
 def _color(i: int) -> str:

@@ -11,7 +11,9 @@ from typing import IO, Any
 from pydantic import ValidationError
 
 from transcripts.events import (
+    EVENT_VERSION,
     Event,
+    OpaqueEvent,
     ResolutionReached,
     RunEnded,
     RunStarted,
@@ -141,7 +143,11 @@ def read_transcript(path: Path) -> Transcript:
             obj: Any = json.loads(raw.decode("utf-8"))
             if not isinstance(obj, dict):
                 raise ValueError("not a JSON object")
-            result.events.append(parse_event(obj))
+            event = parse_event(obj)
+            result.events.append(event)
+            note = _reading_note(event, obj)
+            if note:
+                result.problems.append(f"{path}:{number}: {note}")
         except (ValueError, UnicodeDecodeError, ValidationError) as exc:
             if is_last and not ends_cleanly:
                 result.truncated = True
@@ -153,6 +159,19 @@ def read_transcript(path: Path) -> Transcript:
     elif not result.events and not result.problems:
         result.problems.append(f"{path}: empty transcript")
     return result
+
+
+def _reading_note(event: Event, obj: dict[str, Any]) -> str | None:
+    """What a reader should know about an event that was kept but not fully understood."""
+    if isinstance(event, OpaqueEvent):
+        newer = isinstance(obj.get("v"), int) and obj["v"] > EVENT_VERSION
+        why = f"written by a newer version (v{obj.get('v')})" if newer else "not a type this version knows"
+        return f"event {event.type!r} is {why}; kept as is, not interpreted"
+    if event.payload_problem:
+        return event.payload_problem
+    if isinstance(obj.get("v"), int) and obj["v"] > EVENT_VERSION:
+        return f"event {event.type!r} was written by a newer version (v{obj['v']}); read as v{EVENT_VERSION}"
+    return None
 
 
 def _one_line(exc: Exception) -> str:

@@ -83,7 +83,7 @@ def test_span_tree_attributes_tokens_and_evaluations(tmp_path: Path) -> None:
     assert all(s.attributes["gen_ai.request.model"] == "scripted/mixed" and s.attributes["gen_ai.provider.name"] == "scripted" for s in calls)
     assert all(s.attributes["grandrounds.latency_s"] >= 0 for s in calls)
     # scores and verdicts as gen_ai.evaluation.result events on the run span
-    card = t.latest_score().scorecard
+    card = t.latest_score().scorecard.model_dump(mode="json")
     events = {e.attributes["gen_ai.evaluation.name"]: e.attributes for e in run.events if e.name == "gen_ai.evaluation.result"}
     assert events["overall"]["gen_ai.evaluation.score.value"] == card["overall"]
     for dim, data in card["dimensions"].items():
@@ -208,7 +208,7 @@ def test_run_otel_endpoint_to_a_local_otlp_receiver(tmp_path: Path, monkeypatch:
     names = {e.name for e in run.events}
     assert names == {"gen_ai.evaluation.result"}
     overall = next(e for e in run.events if any(kv.key == "gen_ai.evaluation.name" and kv.value.string_value == "overall" for kv in e.attributes))
-    assert {kv.key: kv.value.double_value for kv in overall.attributes}["gen_ai.evaluation.score.value"] == t.latest_score().scorecard["overall"]
+    assert {kv.key: kv.value.double_value for kv in overall.attributes}["gen_ai.evaluation.score.value"] == t.latest_score().scorecard.model_dump(mode="json")["overall"]
     has_messages = any("gen_ai.input.messages" in _attrs(s) for s in calls)
     assert has_messages is content
     if content:

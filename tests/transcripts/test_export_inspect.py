@@ -52,7 +52,7 @@ def test_export_reads_back_with_inspect(batch: Path, tmp_path: Path) -> None:
         for sample in log.samples:
             t = transcripts[sample.id]
             assert t.started.team_id == team
-            card = t.latest_score().scorecard
+            card = t.latest_score().scorecard.model_dump(mode="json")
             assert sample.scores["overall"].value == card["overall"]
             for dim in DIMENSIONS:
                 expected = card["dimensions"][dim]["score"]
@@ -82,7 +82,7 @@ def test_export_reads_back_with_inspect(batch: Path, tmp_path: Path) -> None:
     assert sorted(frame["id"]) == sorted(transcripts)
     by_id = frame.set_index("id")
     for run_id, t in transcripts.items():
-        assert by_id.loc[run_id, "score_overall"] == t.latest_score().scorecard["overall"]
+        assert by_id.loc[run_id, "score_overall"] == t.latest_score().scorecard.model_dump(mode="json")["overall"]
 
 
 def test_failed_and_interrupted_runs_export_with_their_status(tmp_path: Path) -> None:

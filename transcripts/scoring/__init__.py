@@ -1,7 +1,8 @@
 """Scoring: how well a run resolved its scenario's alignment conflicts (see docs/SCORING.md).
 
     card = score_transcript(path)                                # rules only; appends a `score` event
-    card = score_transcript(path, judge="openai/gpt-4o-mini", samples=3)   # + rubric graded by a judge
+    card = score_transcript(path, judge="openai/gpt-4o-mini", samples=3,   # + rubric graded by a judge,
+                            complete=agents.judging.gateway_complete)    # through the caller's model call
     if needs_score(read_transcript(path), judge=None): ...
 """
 

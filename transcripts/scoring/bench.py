@@ -1,8 +1,8 @@
 """How fast is deterministic scoring? `bench_scoring(n)` times read + score + append over n files.
 
 The template is one real `scripted/preferred` run of the default team on a library case (no
-network, no model), copied n times; without the runner, a synthesised transcript (a council of
-four, two rounds, claims, choices, a resolution). Target: >= 200 transcripts/s.
+network, no model, written by the caller's `make_source`), copied n times; without one, a synthesised
+transcript (a council of four, two rounds, claims, choices, a resolution). Target: >= 200 transcripts/s.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from scenarios.model import Scenario
@@ -108,30 +109,15 @@ def write_synthetic_run(path: Path, scenario: Scenario, verdict: str = "preferre
     return path
 
 
-def _scripted_run(path: Path, scenario: Scenario) -> str | None:
-    """A real `scripted/preferred` run of the default team, written to `path`; None if it cannot run."""
-    try:
-        from agents.runner import RunSpec, run_sync
-        from agents.team_loader import find_team, load_team, team_snapshot
-
-        team_path = find_team("default")
-        team = load_team(team_path)
-        spec = RunSpec(scenario=scenario, team=team, team_snapshot=team_snapshot(team, team_path),
-                       model="scripted/preferred", seed=0, batch="bench", out_dir=path.parent / "run")
-        result = run_sync(spec)
-    except Exception:  # noqa: BLE001 - no runner in this build: synthesise instead
-        return None
-    if result.status != "completed":
-        return None
-    shutil.move(str(result.path), path)
-    return f"scripted/preferred run of {scenario.id}"
+MakeSource = Callable[[Path, Scenario], "str | None"]
 
 
-def bench_scoring(n: int = 1000, *, source: Path | None = None) -> dict[str, Any]:
+def bench_scoring(n: int = 1000, *, source: Path | None = None, make_source: MakeSource | None = None) -> dict[str, Any]:
     """Score n copies of one transcript (rules only) and report throughput.
 
-    `source` is a transcript to copy; by default a `scripted/preferred` run of the first library case
-    with conflicts (about 60 KB), or a synthesised transcript when the runner is unavailable.
+    `source` is a transcript to copy; else `make_source(path, scenario)` writes one (the CLI passes
+    `agents.bench.scripted_bench_transcript`: a `scripted/preferred` run of the first library case
+    with conflicts, about 60 KB) and says what it is; else, or if it returns None, a synthesised one.
     """
     tmp = Path(tempfile.mkdtemp(prefix="grandrounds-bench-"))
     try:
@@ -140,7 +126,7 @@ def bench_scoring(n: int = 1000, *, source: Path | None = None) -> dict[str, Any
             shutil.copyfile(source, template)
             kind = f"copy of {source.name}"
         else:
-            kind = _scripted_run(template, bench_scenario())
+            kind = make_source(template, bench_scenario()) if make_source is not None else None
         if kind is None:
             write_synthetic_run(template, bench_scenario())
             kind = "synthetic"

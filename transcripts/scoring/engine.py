@@ -150,7 +150,7 @@ def record_score(path: Path, transcript: Transcript, card: Scorecard, usage: Usa
     """Append `card` as a `Scored` event when the transcript may take one; True when appended."""
     if appendable(transcript) is not None:
         return False
-    event = Scored(scorer_version=SCORER_VERSION, judge=card.judge, scorecard=card.model_dump(mode="json"), usage=usage or Usage())
+    event = Scored(scorer_version=SCORER_VERSION, judge=card.judge, scorecard=card, usage=usage or Usage())
     _append(Path(path), transcript, event)
     return True
 

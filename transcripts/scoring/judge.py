@@ -3,18 +3,19 @@
 Each call asks whether one criterion is met and must return `{"reason": str, "met": bool}`
 (schema-constrained where the provider supports it). With N samples the criterion's outcome is
 the majority; a tie, or no parseable sample, leaves it ungraded. A reply that cannot be parsed is
-retried once; if it still cannot be parsed the sample is ungraded, never "not met". Every call goes
-through the model gateway (agents.gateway) and is cached by content (cache.py).
+retried once; if it still cannot be parsed the sample is ungraded, never "not met". Calls are cached
+by content (cache.py).
 
-`scripted_judge_reply` is the deterministic judge behind `--judge scripted/<policy>`: it grades
-from the verdicts of the options the resolution chose, so tests and benchmarks need no model.
+The scorer never reaches up for a model: the caller injects the call (`complete=`), e.g.
+`agents.judging.gateway_complete`, which sends it through the model gateway. The deterministic
+judge behind `--judge scripted/<policy>` lives with the scripted provider
+(`agents.providers.scripted_judge`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,8 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from scenarios.model import RubricCriterion
 from transcripts.events import Usage
+from transcripts.json_text import json_candidates
 from transcripts.scoring.cache import JudgeCache, cache_key
-from transcripts.scoring.diagnosis import diagnosis_matches, overlap_f1, tokens
 from transcripts.scoring.run_view import RunView
 from transcripts.scoring.scorecard import ScoreItem
 
@@ -79,44 +80,16 @@ class JudgeUnavailable(RuntimeError):
 Complete = Callable[[JudgeRequest], Awaitable[tuple[str, Usage]]]
 
 
-async def gateway_complete(request: JudgeRequest) -> tuple[str, Usage]:
-    """Send a judge request through agents.gateway (imported lazily: it imports litellm)."""
-    try:
-        from agents.gateway import ModelCall, ModelCallError, acomplete
-    except ImportError as exc:
-        raise JudgeUnavailable(f"the model gateway is not available ({exc})") from None
-
-    register_scripted_judge()
-    call = ModelCall(
-        model=request.model,
-        messages=request.messages,
-        kind="judge",
-        schema=request.schema,
-        temperature=request.temperature,
-        max_tokens=request.max_tokens,
-        seed=request.seed,
-        timeout_s=request.timeout_s,
-        context=request.context,
+async def _no_model_call(request: JudgeRequest) -> tuple[str, Usage]:
+    raise JudgeUnavailable(
+        f"no model call was given to the scorer for judge {request.model!r} "
+        "(callers pass complete=agents.judging.gateway_complete, or their own)"
     )
-    try:
-        reply = await acomplete(call)
-    except ModelCallError as exc:
-        raise JudgeCallFailed(f"{getattr(exc, 'kind', 'error')}: {exc}") from None
-    return reply.text, reply.usage
 
 
 def parse_judgement(text: str) -> Judgement | None:
     """The first JSON object in `text` as a Judgement, or None. Tolerates code fences and chatter."""
-    if not text:
-        return None
-    candidates = [text.strip()]
-    fenced = re.search(r"```(?:json)?\s*(\{.*?\})\s*```", text, re.S)
-    if fenced:
-        candidates.append(fenced.group(1))
-    brace = text.find("{")
-    if brace >= 0:
-        candidates.append(text[brace : text.rfind("}") + 1])
-    for candidate in candidates:
+    for candidate in json_candidates(text):
         try:
             data = json.loads(candidate)
         except ValueError:
@@ -236,7 +209,7 @@ class Judge:
         self.model = model
         self.samples = samples
         self.cache = cache
-        self._complete = complete or gateway_complete
+        self._complete = complete or _no_model_call
         self._limit = asyncio.Semaphore(concurrency)
         self.timeout_s = timeout_s
         self.usage = Usage(model=model)
@@ -368,62 +341,3 @@ def _rubric_item(criterion: RubricCriterion, results: list[SampleResult], sample
         reason=reason,
     )
     return item, (max(met_n, not_n) / len(votes) if len(votes) > 1 else None)
-
-
-# -- the scripted judge ---------------------------------------------------------------------------
-_RANK = {"unacceptable": 0, "acceptable": 1, "preferred": 2}
-
-
-def scripted_judge_reply(context: dict[str, Any]) -> dict[str, Any]:
-    """Deterministic judgement from the call's context (see grade_rubric / same_diagnosis).
-
-    Rubric: a criterion tied to a conflict is met when the option chosen for it is preferred
-    (positive points) or unacceptable (negative points); a criterion without a conflict uses the
-    worst verdict chosen; with no verdict at all, a positive criterion is met when the final
-    recommendation shares two content words with it. Diagnosis: normalised match or token F1 >= 0.5.
-    """
-    if context.get("task") == "diagnosis":
-        expected, given = str(context.get("expected") or ""), str(context.get("given") or "")
-        met = diagnosis_matches(expected, given) or overlap_f1(tokens(expected), tokens(given)) >= 0.5
-        return {"reason": f"{given!r} {'is' if met else 'is not'} {expected!r}", "met": met}
-    criterion = context.get("criterion") or {}
-    points = int(criterion.get("points") or 0)
-    verdicts: dict[str, str] = context.get("verdicts") or {}
-    conflict = criterion.get("conflict")
-    if conflict:
-        verdict = verdicts.get(conflict)
-        where = f"the option chosen for {conflict} is {verdict or 'missing'}"
-    elif verdicts:
-        verdict = min(verdicts.values(), key=lambda v: _RANK.get(v, 0))
-        where = f"the weakest option chosen is {verdict}"
-    else:
-        verdict = None
-        where = "no option was chosen"
-    if verdict is None:
-        text = context.get("final_recommendation") or ""
-        shared = {w for w in tokens(criterion.get("criterion", "")) if len(w) > 3} & set(tokens(text))
-        met = points > 0 and len(shared) >= 2
-        return {"reason": f"{where}; the recommendation shares {len(shared)} key words with the criterion", "met": met}
-    met = verdict == "preferred" if points > 0 else verdict == "unacceptable"
-    return {"reason": f"{where}", "met": met}
-
-
-_registered = False
-
-
-def register_scripted_judge() -> None:
-    """Register the "judge" reply kind with the scripted provider (once; no-op if it is absent)."""
-    global _registered
-    if _registered:
-        return
-    try:
-        from agents.providers.scripted import register_builder
-    except ImportError:
-        return
-    register_builder("judge", _scripted_builder)
-    _registered = True
-
-
-def _scripted_builder(request: Any) -> dict[str, Any]:
-    """The scripted provider's builder signature: `fn(ScriptedRequest)`; the judge needs its context."""
-    return scripted_judge_reply(getattr(request, "context", None) or {})

@@ -13,9 +13,9 @@ import json
 
 from pydantic import ValidationError
 
-from agents.schemas import Resolution, Turn
 from scenarios.model import Scenario
 from transcripts.events import FINISHED_STATUSES, ResolutionReached, TurnTaken
+from transcripts.payloads import Resolution, Turn
 from transcripts.store import Transcript
 
 DEFAULT_CONSENSUS = 0.75
@@ -89,16 +89,15 @@ def run_view(transcript: Transcript) -> RunView:
     problems: list[str] = []
     turns: list[MemberTurn] = []
     for event in transcript.events:
-        if not isinstance(event, TurnTaken) or not event.ok or event.turn is None:
+        if not isinstance(event, TurnTaken) or not event.ok:
             continue
         if cutoff is not None and event.seq > cutoff:
             continue
-        try:
-            turn = Turn.model_validate(event.turn)
-        except ValidationError:
-            problems.append(f"turn at seq {event.seq} ({event.member}) is not a valid Turn; ignored")
+        if event.turn is None:
+            if event.payload_problem is not None:
+                problems.append(f"turn at seq {event.seq} ({event.member}) is not a valid Turn; ignored")
             continue
-        turns.append(MemberTurn(seq=event.seq, round=event.round, member=event.member, turn=turn))
+        turns.append(MemberTurn(seq=event.seq, round=event.round, member=event.member, turn=event.turn))
     if not members:  # an old or hand-made transcript: the speakers are the members
         members = list(dict.fromkeys(t.member for t in turns))
 
@@ -106,13 +105,12 @@ def run_view(transcript: Transcript) -> RunView:
     resolution_error: str | None = None
     if resolution_event is None:
         resolution_error = "no resolution"
+    elif resolution_event.ok and resolution_event.payload_problem is not None:
+        resolution_error = "the recorded resolution is not a valid Resolution"
     elif not resolution_event.ok or resolution_event.resolution is None:
         resolution_error = resolution_event.error or "the chair's resolution did not validate"
     else:
-        try:
-            resolution = Resolution.model_validate(resolution_event.resolution)
-        except ValidationError:
-            resolution_error = "the recorded resolution is not a valid Resolution"
+        resolution = resolution_event.resolution
 
     ended = transcript.ended
     rounds_used = ended.rounds if ended is not None and ended.rounds else max((t.round for t in turns), default=0)

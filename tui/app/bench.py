@@ -36,15 +36,11 @@ STATUSES = ("completed",) * 17 + ("failed", "limit_reached", "interrupted")
 def _template(workdir: Path) -> tuple[Path, str]:
     """One real scripted run, scored; or a synthetic one. Returns (path, source)."""
     try:
-        from agents.runner import RunSpec, arun
-        from agents.team_loader import find_team, load_team, team_snapshot
-        from scenarios.loader import find_scenario, load_scenario
+        from agents.runner import arun
+        from agents.specs import run_spec
         from transcripts.scoring import score_transcript
 
-        scenario = load_scenario(find_scenario("insulin-error-disclosure"))
-        team_path = find_team("default")
-        team = load_team(team_path)
-        spec = RunSpec(scenario, team, team_snapshot(team, team_path), model="scripted/preferred", out_dir=workdir)
+        spec = run_spec("insulin-error-disclosure", "default", model="scripted/preferred", out_dir=workdir)
         result = asyncio.run(arun(spec))
         score_transcript(result.path)
         return Path(result.path), "scripted run"

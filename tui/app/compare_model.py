@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scenarios.model import DIMENSIONS
+from transcripts.run_model import main_model, main_model_of
 from transcripts.store import Transcript
 from tui.app.replay_model import ReplayModel
 
@@ -57,33 +58,28 @@ def _side(transcript: Transcript) -> RunSide:
             raised[life.id] = (life.raised_by, life.raised_round or 0) if life.raised_by else None
     favoured: dict[str, dict[int, list[str]]] = {}
     for turn in transcript.turns:
-        for choice in (turn.turn or {}).get("choices", []) or []:
-            if isinstance(choice, dict) and choice.get("conflict"):
-                favoured.setdefault(str(choice["conflict"]), {}).setdefault(turn.round, []).append(str(choice.get("option")))
+        for choice in turn.turn.choices if turn.turn is not None else []:
+            if choice.conflict:
+                favoured.setdefault(choice.conflict, {}).setdefault(turn.round, []).append(choice.option)
     score = transcript.latest_score()
-    card: dict[str, Any] = score.scorecard if score else {}
-    dims = card.get("dimensions") or {}
-    scores = {}
+    card = score.scorecard if score else None
+    scores: dict[str, float | None] = {}
     for dim in DIMENSIONS:
-        entry = dims.get(dim)
-        value = entry.get("score") if isinstance(entry, dict) else None
-        scores[dim] = float(value) if isinstance(value, (int, float)) else None
-    overall = card.get("overall") if isinstance(card.get("overall"), (int, float)) else None
+        entry = card.dimensions.get(dim) if card is not None else None
+        scores[dim] = entry.score if entry is not None else None
+    overall = card.overall if card is not None else None
     resolution = transcript.resolution
     recommendation = ""
-    if resolution is not None and resolution.resolution:
-        recommendation = str(resolution.resolution.get("final_recommendation", ""))
+    if resolution is not None and resolution.resolution is not None:
+        recommendation = resolution.resolution.final_recommendation
     started = transcript.started
-    label = f"{started.team_id} · {model_name(started.models, started.settings)}" if started else transcript.path.name
+    label = f"{started.team_id} · {main_model(started)}" if started else transcript.path.name
     return RunSide(transcript, model, label, choices, raised, favoured, scores, overall, recommendation)
 
 
-def model_name(models: dict[str, str], settings: dict[str, Any] | None = None) -> str:
-    override = (settings or {}).get("model_override") or (settings or {}).get("model")
-    if isinstance(override, str) and override:
-        return override
-    values = list(models.values())
-    return max(set(values), key=values.count) if values else ""
+def model_name(models: dict[str, str], settings: dict[str, Any] | None = None, chair: str | None = None) -> str:
+    """The run's model, by the one rule (transcripts.run_model)."""
+    return main_model_of(models, settings, chair)
 
 
 def compare_runs(a: Transcript, b: Transcript) -> tuple[RunSide, RunSide, list[ConflictComparison]]:

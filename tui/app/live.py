@@ -84,18 +84,12 @@ class LiveRun:
         self.path: Path | None = None
 
     def build_spec(self) -> Any:
-        from agents.runner import RunSpec
-        from agents.team_loader import find_team, load_team, team_snapshot
-        from scenarios.loader import find_scenario, load_scenario
+        from agents.specs import run_spec
 
         request = self.request
-        scenario = load_scenario(find_scenario(request.case))
-        team_path = find_team(request.team)
-        team = load_team(team_path)
-        spec = RunSpec(
-            scenario=scenario,
-            team=team,
-            team_snapshot=team_snapshot(team, team_path),
+        spec = run_spec(
+            request.case,
+            request.team,
             model=request.model,
             seed=request.seed,
             batch=request.batch,

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from scenarios.model import DIMENSIONS
 from tui.safe_text import visible
+from tui.score_colours import score_style
 
 __all__ = [
     "DIMENSION_SHORT",
@@ -86,16 +87,6 @@ _SPARK = " ▁▂▃▄▅▆▇█"
 
 def verdict_style(verdict: str | None) -> str:
     return VERDICT_STYLES.get(verdict or "", "dim")
-
-
-def score_style(score: float | None) -> str:
-    if score is None:
-        return "dim"
-    if score >= 70:
-        return "green"
-    if score >= 40:
-        return "yellow"
-    return "red"
 
 
 def dim_sparkline(scores: Iterable[float | None]) -> Text:

@@ -182,39 +182,37 @@ class ReplayModel:
                 revealed[event.fact_id] = (event.requested_by, event.round)
                 if current:
                     cited.add(event.fact_id)
-            elif isinstance(event, TurnTaken) and event.turn:
-                turn = _as_dict(event.turn)
+            elif isinstance(event, TurnTaken) and event.turn is not None:
+                turn = event.turn
                 if current:
                     speaker = event.member
-                    for claim in _as_list(turn.get("claims")):
-                        cited.update(str(f) for f in _as_list(_as_dict(claim).get("facts")))
-                    requested.update(str(f) for f in _as_list(turn.get("requested_facts")))
-                for concern in _as_list(turn.get("concerns")):
-                    cid = _as_dict(concern).get("conflict")
-                    life = lives.get(str(cid)) if cid else None
+                    for claim in turn.claims:
+                        cited.update(claim.facts)
+                    requested.update(turn.requested_facts)
+                for concern in turn.concerns:
+                    cid = concern.conflict
+                    life = lives.get(cid) if cid else None
                     if life is None:
                         continue
                     if life.raised_by is None:
                         life.raised_by, life.raised_round, life.raised_step = event.member, event.round, step.index
                     else:
                         life.mentions += 1
-                for choice in _as_list(turn.get("choices")):
-                    choice = _as_dict(choice)
-                    life = lives.get(str(choice.get("conflict")))
-                    if life is not None and choice.get("option"):
-                        life.favoured[event.member] = str(choice["option"])
+                for choice in turn.choices:
+                    life = lives.get(choice.conflict)
+                    if life is not None and choice.option:
+                        life.favoured[event.member] = choice.option
             elif isinstance(event, TurnTaken) and current:
                 speaker = event.member
             elif isinstance(event, ChairDecided) and current:
                 speaker = "chair"
-            elif isinstance(event, ResolutionReached) and event.resolution:
-                for choice in _as_list(_as_dict(event.resolution).get("choices")):
-                    choice = _as_dict(choice)
-                    life = lives.get(str(choice.get("conflict")))
+            elif isinstance(event, ResolutionReached) and event.resolution is not None:
+                for choice in event.resolution.choices:
+                    life = lives.get(choice.conflict)
                     if life is not None:
-                        life.resolved_option = str(choice.get("option"))
+                        life.resolved_option = choice.option
                         life.resolved_verdict = self.option_verdict(life.id, life.resolved_option)
-                        life.resolved_rationale = str(choice.get("rationale", ""))
+                        life.resolved_rationale = choice.rationale
                 if current:
                     speaker = "chair"
         return ReplayState(

@@ -35,9 +35,10 @@ def _embedded(case: str, **_: Any) -> dict[str, Any]:
 
 
 def _scoring(**_: Any) -> dict[str, Any]:
+    from agents.bench import scripted_bench_transcript
     from transcripts.scoring.bench import bench_scoring
 
-    figures = bench_scoring(1000)
+    figures = bench_scoring(1000, make_source=scripted_bench_transcript)
     figures["target"] = "transcripts_per_s >= 200 (deterministic scoring, 1,000 transcripts)"
     return figures
 

@@ -87,7 +87,7 @@ def run(case: str, team_ref: str, model: str | None, seed: int, batch: str, out_
 def _check_models(models: set[str]) -> None:
     """Fail before the run starts when the embedded model is asked for but not installed, or the
     response-format setting is malformed."""
-    from agents.gateway_formats import FormatSettingError, check_setting
+    from agents.gateway.dialects import FormatSettingError, check_setting
 
     try:
         check_setting()
@@ -104,10 +104,11 @@ def _check_models(models: set[str]) -> None:
 
 def _score(path: Path, judge: str | None, console: Console | None):
     """Score with the team's judge when it has one; fall back to rules only if the judge cannot answer."""
+    from agents.judging import gateway_complete
     from transcripts.scoring import JudgeUnavailable, score_transcript
 
     try:
-        scorecard = score_transcript(path, judge=judge)
+        scorecard = score_transcript(path, judge=judge, complete=gateway_complete)
     except JudgeUnavailable as exc:
         click.echo(f"grandrounds: warning: judge {judge} unavailable ({exc}); scored with rules only", err=True)
         scorecard = score_transcript(path)
@@ -122,4 +123,4 @@ def _resolution(path: Path):
     from transcripts.store import read_transcript
 
     event = read_transcript(path).resolution
-    return event.resolution if event else None
+    return event.resolution.model_dump(mode="json") if event and event.resolution is not None else None

@@ -18,7 +18,6 @@ from rich.table import Table
 from rich.text import Text
 
 from scenarios.loader import (
-    ScenarioError,
     find_scenario,
     iter_scenario_files,
     library_dir,
@@ -241,14 +240,9 @@ def render_scenario(s: Scenario, file: str) -> Group:
 
 def load_for_command(ref: str) -> tuple[Path, Scenario]:
     """A scenario from a path or library id, or a one-line `UserError`."""
-    try:
-        path = find_scenario(ref)
-    except ScenarioError as exc:
-        raise UserError(str(exc)) from None
-    scenario, problems = scenario_problems(path)
-    if scenario is None:
-        raise UserError(first_problem([str(p) for p in problems], str(path), "scenarios"))
-    return path, scenario
+    from tui.cli.loading import load_checked
+
+    return load_checked(ref, find_scenario, scenario_problems, "scenarios")
 
 
 @scenarios.command("show")

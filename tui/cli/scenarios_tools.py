@@ -103,12 +103,9 @@ def _parse_attributes(value: str) -> list[str]:
 
 
 def _load(ref: str):
-    from scenarios.loader import ScenarioError, find_scenario, load_scenario
+    from tui.cli.loading import load_case
 
-    try:
-        return load_scenario(find_scenario(ref))
-    except ScenarioError as exc:
-        raise UserError(str(exc)) from None
+    return load_case(ref)
 
 
 @click.command("variants")

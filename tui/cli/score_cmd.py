@@ -40,8 +40,8 @@ def collect(paths: tuple[Path, ...]) -> list[Path]:
 
 
 async def _score_one(path: Path, judge: str | None, samples: int, force: bool) -> Outcome:
+    from agents.judging import gateway_complete
     from transcripts.scoring import ScoringError, appendable, ascore_transcript, current_score, needs_score
-    from transcripts.scoring.scorecard import Scorecard
     from transcripts.store import read_transcript
 
     transcript = read_transcript(path)
@@ -51,9 +51,9 @@ async def _score_one(path: Path, judge: str | None, samples: int, force: bool) -
     why_not = appendable(transcript)
     existing = current_score(transcript, judge)
     if not force and existing is not None and not needs_score(transcript, judge):
-        return Outcome(path, "current", "already scored", Scorecard.model_validate(existing.scorecard))
+        return Outcome(path, "current", "already scored", existing.scorecard)
     try:
-        card = await ascore_transcript(path, judge, samples, record=why_not is None, transcript=transcript)
+        card = await ascore_transcript(path, judge, samples, record=why_not is None, transcript=transcript, complete=gateway_complete)
     except ScoringError as exc:
         return Outcome(path, "unreadable", str(exc))
     if why_not is not None:

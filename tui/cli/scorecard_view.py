@@ -13,6 +13,7 @@ from rich.text import Text
 from scenarios.model import DIMENSIONS
 from transcripts.scoring.scorecard import Scorecard
 from tui.safe_text import literal_text
+from tui.score_colours import score_style
 
 OUTCOME_STYLES = {
     "preferred": "green", "met": "green", "clear": "green", "correct": "green", "none fabricated": "green",
@@ -28,8 +29,7 @@ literal = literal_text  # untrusted text: no markup, control characters made vis
 def score_text(score: float | None) -> Text:
     if score is None:
         return Text("not assessed", style="dim")
-    style = "green" if score >= 75 else "yellow" if score >= 50 else "red"
-    return Text(f"{score:.0f}", style=style)
+    return Text(f"{score:.0f}", style=score_style(score))
 
 
 def dimensions_table(card: Scorecard, title: str | None = None) -> Table:

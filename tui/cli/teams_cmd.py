@@ -13,10 +13,10 @@ from rich.table import Table
 from rich.text import Text
 
 from agents.team import Team
-from agents.team_loader import TeamError, find_team, list_teams, resolve_prompt, team_problems, team_snapshot
+from agents.team_loader import find_team, list_teams, resolve_prompt, team_problems, team_snapshot
 from scenarios.loader import SUFFIXES
 from tui.cli.errors import UserError
-from tui.cli.scenarios_cmd import console, display_path, first_problem
+from tui.cli.scenarios_cmd import console, display_path
 
 
 @click.group()
@@ -32,14 +32,9 @@ def teams() -> None:
 
 
 def _load(ref: str) -> tuple[Path, Team]:
-    try:
-        path = find_team(ref)
-    except TeamError as exc:
-        raise UserError(str(exc)) from None
-    team, problems = team_problems(path)
-    if team is None:
-        raise UserError(first_problem([str(p) for p in problems], str(path), "teams"))
-    return path, team
+    from tui.cli.loading import load_checked
+
+    return load_checked(ref, find_team, team_problems, "teams")
 
 
 @teams.command("list")

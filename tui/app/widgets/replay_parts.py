@@ -14,6 +14,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
 
+from transcripts.run_model import main_model
 from tui.app.render import literal, speaker_style, truncate, wrap_hanging
 from tui.app.render_events import case_fact_rows, conflict_rows, render_step
 from tui.app.replay_model import ReplayModel, ReplayState
@@ -327,14 +328,10 @@ class ReplayHeader(Static):
         if rounds:
             text.append(f" · {len(rounds)} round{'s' if len(rounds) != 1 else ''}", style="dim")
         if started:
-            info = f"{started.team_id} · {started.protocol} · {_main_model(started.models)}"
+            info = f"{started.team_id} · {started.protocol} · {main_model(started)}"
             room = width - len(text.plain.split("\n")[-1]) - 5
             if room >= 12:
                 text.append("  ")
                 text.append(truncate(info, room), style="dim")
         self.update(text, layout=False)  # always two lines
 
-
-def _main_model(models: dict[str, str]) -> str:
-    values = list(models.values())
-    return max(set(values), key=values.count) if values else ""

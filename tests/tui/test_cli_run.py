@@ -56,7 +56,7 @@ def test_ctrl_c_leaves_a_valid_interrupted_transcript(tmp_path):
     env = {**os.environ, "GRANDROUNDS_HOME": str(tmp_path)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "tui.cli.main", "run", CASE, "--model", "scripted/preferred?latency=0.3", "--no-score"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=Path(__file__).resolve().parents[1], text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=Path(__file__).resolve().parents[2], text=True,
     )
     deadline = time.time() + 30
     transcript = None
@@ -77,7 +77,7 @@ def test_ctrl_c_leaves_a_valid_interrupted_transcript(tmp_path):
 
 
 def test_a_team_with_a_judge_gets_its_rubric_graded(tmp_path):
-    team = (Path(__file__).resolve().parents[1] / "agents/teams/default.yaml").read_text()
+    team = (Path(__file__).resolve().parents[2] / "agents/teams/default.yaml").read_text()
     team_file = tmp_path / "judged.yaml"
     team_file.write_text(team.replace("id: default", "id: judged").replace("judge: null", "judge: scripted/preferred"))
     result = CliRunner().invoke(cli, ["run", CASE, "--team", str(team_file), "--model", "scripted/preferred", "--out", str(tmp_path / "runs"), "--json"])

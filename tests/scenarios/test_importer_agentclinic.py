@@ -13,7 +13,7 @@ from scenarios.loader import load_scenario
 from scenarios.model import Scenario
 from tui.cli.scenarios_tools import import_cmd
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "external" / "agentclinic" / "agentclinic_medqa.jsonl"
 COPY = ROOT / "scenarios" / "external" / "agentclinic" / "agentclinic_medqa.jsonl"
 SOURCE = SHARED if SHARED.exists() else COPY

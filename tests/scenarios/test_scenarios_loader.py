@@ -22,7 +22,7 @@ from scenarios.loader import (
 )
 from scenarios.yamlsafe import YamlError, load_yaml
 
-FIXTURE = Path(__file__).parent / "fixtures" / "minimal-case.yaml"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "minimal-case.yaml"
 GOOD = FIXTURE.read_text(encoding="utf-8")
 LOCATED = re.compile(r"^.+:\d+: .+")
 

@@ -34,7 +34,7 @@ from transcripts.report import CSV_COLUMNS, to_csv, to_markdown
 from transcripts.report_html import to_html
 from tui.cli.main import cli
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def _run(group: str, scenario: str, seed: int, overall: float, **kw) -> RunRecord:

@@ -117,7 +117,9 @@ async def test_sort_by_clicking_a_header_and_with_keys(folder: Path) -> None:
                 break
             x += column.get_render_width(table)
         await pilot.click(RunsTable, offset=(x + 2, 0))
-        await wait_for(pilot, lambda: app.screen.query_spec.sort == "overall" and table.row_count == 7)
+        # the sort is applied by a worker: wait for the re-sorted rows, not just the new spec
+        await wait_for(pilot, lambda: app.screen.query_spec.sort == "overall" and table.row_count == 7
+                       and bool(table._rows) and table._rows[0].overall is not None)
         assert [r.overall for r in table._rows[:3]] == [88.0, 64.0, 21.0]
         await pilot.press("r")  # reverse: lowest first, unscored still last
         await wait_for(pilot, lambda: table._rows and table._rows[0].overall == 21.0)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from textual.widgets import OptionList
 
@@ -15,9 +14,6 @@ from tui.app.screens.replay import ReplayScreen
 from tui.cli.main import cli
 
 from test_tui import screen_text, wait_for
-
-pytest.importorskip("agents.runner")
-pytest.importorskip("agents.gateway")
 
 
 def _files(folder: Path) -> list[Path]:

@@ -1,4 +1,4 @@
-"""Structured-output dialects (agents/gateway_formats.py) over real HTTP to the test server.
+"""Structured-output dialects (agents/gateway/dialects.py) over real HTTP to the test server.
 
 A server that refuses `json_schema` with HTTP 500 (as llama-cpp-python's server does) gets llama.cpp's
 `json_object` + `schema` next, and the gateway remembers it; GRANDROUNDS_RESPONSE_FORMAT sets a mode
@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from agents import gateway, gateway_formats
+from agents import gateway
+from agents.gateway import dialects as gateway_formats
 from agents.gateway import ModelCall, acomplete
 from agents.schemas import Turn, reply_schema
 from openai_stub import StubServer

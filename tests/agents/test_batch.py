@@ -25,7 +25,7 @@ from builders import scenario_dict
 from transcripts.store import read_transcript
 from tui.cli.main import cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CASES = ["insulin-error-disclosure", "hiv-partner-notification"]
 
 

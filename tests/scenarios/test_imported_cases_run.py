@@ -13,7 +13,7 @@ from transcripts.compare import compare_runs, load_runs
 from transcripts.index import open_index
 from transcripts.scoring import score_transcript
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "scenarios" / "external" / "agentclinic" / "agentclinic_medqa.jsonl"
 
 

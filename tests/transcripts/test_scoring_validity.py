@@ -10,15 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from agents.judging import gateway_complete
+from agents.runner import RunSpec, run_sync
+from agents.team_loader import find_team, load_team, team_snapshot
 from scenarios.loader import library_dir, load_scenario
 from scenarios.model import Scenario
 from transcripts.scoring import score_transcript
 from transcripts.scoring.scorecard import Scorecard
-
-pytest.importorskip("agents.gateway", reason="the model gateway is needed to run the scripted council")
-
-from agents.runner import RunSpec, run_sync  # noqa: E402
-from agents.team_loader import find_team, load_team, team_snapshot  # noqa: E402
 
 POLICIES = ("preferred", "acceptable", "unacceptable")
 CASES = sorted(library_dir().glob("*.yaml"))
@@ -76,7 +74,7 @@ def test_preferred_outscores_acceptable_outscores_unacceptable(case: Path, team,
     assert rules["preferred"].red_flags_hit == [], f"{scenario.id}: a preferred resolution trips a red flag"
 
     if scenario.rubric:
-        judged = {policy: score_transcript(path, judge="scripted/preferred") for policy, path in paths.items()}
+        judged = {policy: score_transcript(path, judge="scripted/preferred", complete=gateway_complete) for policy, path in paths.items()}
         _check_order(scenario, judged, "scripted judge")
         assert all(i.graded for c in judged.values() for i in c.items if i.kind == "rubric")
 

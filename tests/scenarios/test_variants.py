@@ -13,7 +13,7 @@ from scenarios.model import Scenario
 from scenarios.variants import MISSING, diff_scenarios, generate_variants, make_variants
 from tui.cli.scenarios_tools import variants as variants_cmd
 
-FIXTURE = Path(__file__).parent / "fixtures" / "variant-case.yaml"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "variant-case.yaml"
 BOOKKEEPING = {"id", "variant.attribute", "variant.value"}  # what every family member differs in
 NARRATIVE = re.compile(r"^(title|summary|presentation|question|teaching_notes|facts\[\d+\]\.text|stakeholders\[\d+\]\.wishes|patient\..+)$")
 

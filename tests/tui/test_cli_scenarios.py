@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from agents.team import TEAMS_DIR
 from tui.cli.main import cli
 
-FIXTURE = Path(__file__).parent / "fixtures" / "minimal-case.yaml"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "minimal-case.yaml"
 GOOD = FIXTURE.read_text(encoding="utf-8")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from rich.console import Console
 
-from test_scoring import GOOD, resolution, turn, write
+from builders import GOOD_EVENTS as GOOD, resolution, turn, write
 from transcripts.scoring import score_transcript
 from transcripts.store import read_transcript
 from tui.cli.main import cli

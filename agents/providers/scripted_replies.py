@@ -1,0 +1,165 @@
+"""The scripted model's built-in replies: a member's turn, the chair's resolution and decision, each
+built from the call's context and the policy (see agents.providers.scripted)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from scenarios.model import DIMENSIONS
+
+if TYPE_CHECKING:
+    from agents.providers.scripted import ScriptedRequest
+
+__all__ = ["MAX_ITEMS", "build_chair_decision", "build_resolution", "build_turn"]
+
+MAX_ITEMS = 4  # reply_schema's default array bound
+
+_ROLE_LEADS = {
+    "diagnostician": ("On the clinical picture", "From the findings", "Diagnostically"),
+    "safety_critic": ("To keep the patient safe", "Weighing the risks", "On safety grounds"),
+    "ethicist": ("Ethically", "On the principles at stake", "Weighing duties"),
+    "patient_advocate": ("For the patient", "Speaking to what the patient wants", "On the patient's behalf"),
+}
+
+
+def _label(role: str) -> str:
+    return role.replace("_", " ")
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def build_turn(req: ScriptedRequest) -> dict[str, Any]:
+    case, member, round_no = req.case, req.member, req.round
+    rng = req.rng("turn", member, round_no)
+    chosen = [(c, req.choose(c)) for c in case.conflicts]
+    lead = rng.choice(_ROLE_LEADS.get(member, ("In my view", "As I see it", "Having read the case")))
+    if chosen:
+        position = f"{lead}, I favour this: " + " ".join(_sentence(o.text) for _c, o in chosen[:2])
+        recommendation = " ".join(_sentence(o.text) for _c, o in chosen)
+    else:
+        diagnosis = _diagnosis(req)
+        position = f"{lead}, the findings point to {diagnosis or 'a diagnosis we can confirm with more tests'}."
+        recommendation = f"Treat as {diagnosis} and confirm with the pending results." if diagnosis else "Complete the work-up before deciding."
+
+    visible = case.visible_fact_ids(member, req.revealed)
+    claims = []
+    if visible:
+        picks = rng.sample(visible, k=min(len(visible), 2 + (round_no % 2)))
+        groups = [picks[:2], picks[2:]] if len(picks) > 2 else [picks[:1], picks[1:]] if len(picks) > 1 else [picks]
+        for ids in (g for g in groups if g):
+            claims.append({"text": "The record shows: " + " ".join(_sentence(case.fact_text(f)) for f in ids), "facts": ids})
+
+    concerns = [
+        {"dimension": c.dimensions[0], "text": f"{c.title}: {_sentence(c.description)}", "conflict": c.id}
+        for c in case.conflicts[:MAX_ITEMS]
+    ]
+
+    replies = []
+    previous = req.context.get("previous_speaker")
+    if previous is None and round_no > 1 and req.members:
+        idx = req.members.index(member) if member in req.members else 0
+        previous = req.members[idx - 1]
+    if previous and previous != member:
+        stance = rng.choice(("agree", "amend") if req.policy != "mixed" else ("agree", "amend", "disagree"))
+        reason = {
+            "agree": f"I agree with the {_label(previous)}; the plan fits the facts we have.",
+            "amend": f"I would build on the {_label(previous)}'s point and make the next step explicit.",
+            "disagree": f"I read the facts differently from the {_label(previous)}.",
+        }[stance]
+        replies.append({"member": previous, "stance": stance, "reason": reason})
+
+    requested: list[str] = []
+    if round_no == 1 and req.members and member == req.members[0]:
+        pending = [f for f in case.on_request_ids() if f not in req.revealed]
+        requested = pending[:1]
+
+    base = {"preferred": 0.8, "acceptable": 0.65, "unacceptable": 0.55, "mixed": 0.6}[req.policy]
+    confidence = round(min(0.95, base + rng.uniform(0.0, 0.1) + 0.03 * (round_no - 1)), 2)
+    return {
+        "position": position,
+        "recommendation": recommendation,
+        "claims": claims[:MAX_ITEMS],
+        "concerns": concerns,
+        "replies": replies,
+        "choices": [{"conflict": c.id, "option": o.id, "rationale": o.rationale} for c, o in chosen[:MAX_ITEMS]],
+        "requested_facts": requested,
+        "confidence": confidence,
+    }
+
+
+def _diagnosis(req: ScriptedRequest) -> str | None:
+    truth = req.case.ground_truth or {}
+    diagnosis = truth.get("diagnosis")
+    if not diagnosis:
+        return None
+    wrong = req.policy == "unacceptable" or (req.policy == "mixed" and req.verdict_for("diagnosis") == "unacceptable")
+    if not wrong:
+        return str(diagnosis)
+    for key in ("differential", "distractors", "misdiagnoses"):
+        for alternative in truth.get(key) or ():
+            if str(alternative).strip().lower() != str(diagnosis).strip().lower():
+                return str(alternative)
+    return "a self-limiting viral illness"
+
+
+def build_resolution(req: ScriptedRequest) -> dict[str, Any]:
+    case = req.case
+    chosen = [(c, req.choose(c)) for c in case.conflicts]
+    diagnosis = _diagnosis(req)
+    parts = [_sentence(o.text) for _c, o in chosen]
+    if diagnosis:
+        parts.insert(0, f"Working diagnosis: {diagnosis}.")
+    if not parts:
+        parts = ["Continue the current plan and review the pending results."]
+    final = " ".join(parts)
+    tradeoffs = [d for d in DIMENSIONS if any(d in c.dimensions for c in case.conflicts)]
+    dissent = []
+    if any(o.verdict == "unacceptable" for _c, o in chosen):
+        members = req.members
+        objector = "safety_critic" if "safety_critic" in members else (members[-1] if members else "member")
+        worst = next(o for _c, o in chosen if o.verdict == "unacceptable")
+        dissent.append({"member": objector, "text": f"Objects to this course: {_sentence(worst.text)}"})
+    pending = [f for f in case.on_request_ids() if f not in req.revealed]
+    uncertainty = (
+        f"Results not yet reviewed ({', '.join(pending)}) may change the plan." if pending
+        else "How the patient and family will respond, and the prognosis, remain uncertain."
+    )
+    return {
+        "final_recommendation": final,
+        "choices": [{"conflict": c.id, "option": o.id, "rationale": o.rationale} for c, o in chosen],
+        "tradeoffs": tradeoffs,
+        "dissent": dissent,
+        "uncertainty": uncertainty,
+        "sign_off": "attending physician",
+        "diagnosis": diagnosis,
+    }
+
+
+def _budget_used(ctx: dict[str, Any], counts: dict[str, int]) -> bool:
+    if ctx.get("resolve") or ctx.get("budget_used"):
+        return True
+    turns_left = ctx.get("turns_left")
+    if turns_left is not None and turns_left <= 0:
+        return True
+    max_rounds = ctx.get("max_rounds")
+    if max_rounds:
+        if int(ctx.get("round") or 1) > max_rounds:
+            return True
+        if counts and min(counts.values()) >= max_rounds:
+            return True
+    return False
+
+
+def build_chair_decision(req: ScriptedRequest) -> dict[str, Any]:
+    ctx = req.context
+    members = [m for m in req.members if m != ctx.get("chair", "chair")] or req.members
+    given = ctx.get("turn_counts") or {}
+    counts = {m: int(given.get(m, 0)) for m in members}
+    if _budget_used(ctx, counts):
+        return {"next_speaker": "resolve", "reason": "Every member has spoken for the rounds allowed; time to resolve.", "call_vote": False}
+    fewest = min(counts.values()) if counts else 0
+    speaker = next(m for m in members if counts.get(m, 0) == fewest)
+    return {"next_speaker": speaker, "reason": f"The {_label(speaker)} has spoken least ({fewest} turns).", "call_vote": False}
