@@ -140,7 +140,9 @@ def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
             return node
         out = {k: ({p: cap(v, p) for p, v in val.items()} if k == "properties" and isinstance(val, dict) else cap(val, name)) for k, val in node.items()}
         if _free_string(out):
-            out["maxLength"] = local.FIELD_CHARS.get(name or "", local.MAX_STRING_CHARS)
+            # a pattern, not maxLength: llama.cpp's converter lets raw control characters into
+            # strings, which no JSON parser accepts; plain characters only, at most the field's cap
+            out["pattern"] = f'^[^"\\\\\\x00-\\x1f]{{0,{local.FIELD_CHARS.get(name or "", local.MAX_STRING_CHARS)}}}$'
         return out
 
     return cap(local.local_schema(schema), None)
