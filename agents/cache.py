@@ -21,6 +21,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from transcripts.redaction import redact_secrets
 
 if TYPE_CHECKING:  # pragma: no cover
     from agents.gateway import ModelCall
@@ -104,7 +105,7 @@ class ResponseCache:
             try:
                 self._db.execute(
                     "INSERT OR REPLACE INTO replies (key, model, text, prompt_tokens, completion_tokens) VALUES (?, ?, ?, ?, ?)",
-                    (key, reply.model, reply.text, reply.prompt_tokens, reply.completion_tokens),
+                    (key, reply.model, redact_secrets(reply.text), reply.prompt_tokens, reply.completion_tokens),
                 )
                 self._db.commit()
                 self.stored += 1

@@ -1,4 +1,4 @@
-r"""The council as one LangGraph graph, for all three protocols.
+r"""The council as one LangGraph graph, for all three protocols (and the baselines, agents/baselines.py).
 
     START --(route)--> member_turn (one Send per speaker; several at once for `parallel`)
           \--> chair_moderate --(route)--> member_turn | resolve              (`moderated`)
@@ -24,6 +24,7 @@ from langgraph.types import Send
 from pydantic import BaseModel, ValidationError
 
 from agents.gateway import ModelCall, ModelCallError, acomplete
+from agents.model_specs import AuthenticationFailed
 from agents.prompting import (
     build_chair_decision_messages,
     build_resolution_messages,
@@ -46,8 +47,9 @@ class CouncilState(TypedDict, total=False):
     turns: Annotated[list[dict[str, Any]], operator.add]  # concurrent member turns append here
     revealed: Annotated[list[str], _merge_unique]  # on-request facts revealed so far
     next_speaker: str | None  # written by `chair_moderate` only
-    resolution: dict[str, Any] | None  # written by `resolve` only
+    resolution: dict[str, Any] | None  # written by `resolve` only (or a baseline's answer node)
     limit_hit: bool  # written with `round`
+    samples: Annotated[list[dict[str, Any]], operator.add]  # self_consistency: concurrent answers append here
 
 
 class TurnTask(TypedDict):
@@ -71,25 +73,35 @@ class RunContext:
     usage_by_member: dict[str, Usage] = field(default_factory=dict)
     schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
     scenario_hash: str = ""  # lets runs of the same scenario share their reply schemas
+    disclosure: str = ""  # options | none; empty means the team's own setting
 
     def __post_init__(self) -> None:
         if not self.scenario_json:
             self.scenario_json = self.scenario.model_dump(mode="json")
-        self.schemas = _schemas_for(self.scenario, tuple(self.team.member_ids()), self.scenario_hash)
+        self.disclosure = self.disclosure or self.team.disclosure
+        self.schemas = _schemas_for(self.scenario, tuple(self.team.member_ids()), self.scenario_hash, self.disclosure)
+
+    @property
+    def open_ended(self) -> bool:
+        """Disclosure `none`: replies carry no conflict or option ids."""
+        return self.disclosure == "none"
 
     def add_usage(self, role: str, usage: Usage) -> None:
         self.usage_by_member[role] = self.usage_by_member.get(role, Usage()) + usage
 
 
-_SCHEMA_CACHE: dict[tuple[str, tuple[str, ...]], dict[str, dict[str, Any]]] = {}
+_SCHEMA_CACHE: dict[tuple[str, tuple[str, ...], str], dict[str, dict[str, Any]]] = {}
 
 
-def _schemas_for(scenario: Scenario, members: tuple[str, ...], scenario_hash: str) -> dict[str, dict[str, Any]]:
+def _schemas_for(scenario: Scenario, members: tuple[str, ...], scenario_hash: str, disclosure: str = "options") -> dict[str, dict[str, Any]]:
     """Reply schemas for a scenario and a team's members; a batch reuses them across its runs."""
-    key = (scenario_hash, members)
+    key = (scenario_hash, members, disclosure)
     cached = _SCHEMA_CACHE.get(key) if scenario_hash else None
     if cached is None:
-        cached = {kind: reply_schema(kind, scenario, list(members)) for kind in ("turn", "resolution", "chair_decision")}
+        cached = {
+            kind: reply_schema(kind, scenario, list(members), disclosure=disclosure)
+            for kind in ("turn", "resolution", "chair_decision")
+        }
         if scenario_hash:
             if len(_SCHEMA_CACHE) > 256:
                 _SCHEMA_CACHE.clear()
@@ -109,6 +121,15 @@ class Structured:
 
 
 _extract_json = extract_json  # models wrap JSON in prose or ``` fences (transcripts.json_text)
+
+
+def strip_conflict_ids(value: BaseModel) -> None:
+    """Disclosure `none`: a reply may not pick options or tag conflicts (it was shown none); drop
+    whatever a model volunteered so that only the judge decides what the text amounts to."""
+    if hasattr(value, "choices"):
+        value.choices = []
+    for concern in getattr(value, "concerns", []) or []:
+        concern.conflict = None
 
 
 def _check_choices(choices: list[Choice], scenario: Scenario) -> None:
@@ -135,6 +156,7 @@ async def call_structured(
     round_no: int,
     context: dict[str, Any],
     check: Callable[[Any], None] | None = None,
+    seed: int | None = None,
 ) -> Structured:
     """Call the role's model for one reply; retry with the error shown when it does not validate."""
     from agents import telemetry
@@ -177,7 +199,7 @@ async def _call_structured(
             temperature=team.temperature_for(member),
             max_tokens=team.sampling.max_tokens,
             top_p=team.sampling.top_p,
-            seed=ctx.seed + attempt - 1,
+            seed=(ctx.seed if seed is None else seed) + attempt - 1,
             timeout_s=team.limits.timeout_s,
             context={**context, "attempt": attempt},
         )
@@ -185,6 +207,10 @@ async def _call_structured(
             reply = await acomplete(call)
         except ModelCallError as exc:
             error = f"{exc.kind}: {exc}"
+            if exc.kind == "auth":  # every further call would be refused too: end the run now
+                ctx.record(ModelErrored(member=role, purpose=kind, attempt=attempt, error_type=exc.kind, message=str(exc), will_retry=False))
+                ctx.add_usage(role, usage)
+                raise AuthenticationFailed(f"the provider refused the credentials for {call.model}: {exc}") from None
             ctx.record(ModelErrored(member=role, purpose=kind, attempt=attempt, error_type=exc.kind, message=str(exc), will_retry=will_retry))
             continue
         usage = usage + reply.usage
@@ -244,6 +270,14 @@ async def advance(state: CouncilState, runtime: Runtime[RunContext]) -> dict[str
     return _progress(runtime.context.team, state.get("turns", []), state.get("round", 1))
 
 
+async def route_start(state: CouncilState, runtime: Runtime[RunContext]) -> Any:
+    if runtime.context.team.is_baseline:
+        from agents import baselines
+
+        return baselines.route_start(state, runtime)
+    return await route_after_advance(state, runtime)
+
+
 async def route_after_advance(state: CouncilState, runtime: Runtime[RunContext]) -> Any:
     team = runtime.context.team
     round_no = state["round"]
@@ -280,12 +314,13 @@ async def member_turn(task: TurnTask, runtime: Runtime[RunContext]) -> dict[str,
     assert member is not None
     revealed = set(task["revealed"])
     messages = build_turn_messages(
-        scenario, team, member, ctx.personas.get(role, ""), round_no=round_no, turns=task["turns"], revealed=revealed
+        scenario, team, member, ctx.personas.get(role, ""), round_no=round_no, turns=task["turns"], revealed=revealed,
+        disclosure=ctx.disclosure,
     )
     context = _scripted_context(ctx, role, round_no, task["turns"], revealed)
     result = await call_structured(
         ctx, role, "turn", Turn, messages, round_no=round_no, context=context,
-        check=lambda t: _check_choices(t.choices, scenario),
+        check=strip_conflict_ids if ctx.open_ended else lambda t: _check_choices(t.choices, scenario),
     )
     turn = result.value.model_dump(mode="json") if result.value is not None else None
     ctx.record(
@@ -329,6 +364,7 @@ def _scripted_context(ctx: RunContext, role: str, round_no: int, turns: list[dic
         "previous_speaker": turns[-1]["member"] if turns else None,
         "max_rounds": ctx.team.limits.max_rounds,
         "seed": ctx.seed,
+        "disclosure": ctx.disclosure,
     }
 
 
@@ -351,7 +387,7 @@ async def chair_moderate(state: CouncilState, runtime: Runtime[RunContext]) -> d
         counts[t["member"]] = counts.get(t["member"], 0) + 1
     messages = build_chair_decision_messages(
         ctx.scenario, team, ctx.personas.get(chair.role, ""), turns=turns, turn_counts=counts,
-        open_concerns=_open_concerns(turns),
+        open_concerns=_open_concerns(turns), disclosure=ctx.disclosure,
     )
     context = _scripted_context(ctx, chair.role, state["round"], turns, set(state.get("revealed", [])))
     result = await call_structured(ctx, chair.role, "chair_decision", ChairDecision, messages, round_no=state["round"], context=context)
@@ -381,14 +417,24 @@ async def resolve(state: CouncilState, runtime: Runtime[RunContext]) -> dict[str
     scenario, team, chair = ctx.scenario, ctx.team, ctx.team.chair
     turns = state.get("turns", [])
     revealed = set(state.get("revealed", []))
-    messages = build_resolution_messages(scenario, team, ctx.personas.get(chair.role, ""), turns=turns, revealed=revealed)
+    messages = build_resolution_messages(
+        scenario, team, ctx.personas.get(chair.role, ""), turns=turns, revealed=revealed, disclosure=ctx.disclosure
+    )
     context = _scripted_context(ctx, chair.role, state.get("round", 1), turns, revealed)
     result = await call_structured(
         ctx, chair.role, "resolution", Resolution, messages, round_no=state.get("round", 1), context=context,
-        check=lambda r: _check_choices(r.choices, scenario),
+        check=strip_conflict_ids if ctx.open_ended else lambda r: _check_choices(r.choices, scenario),
     )
+    return {"resolution": resolution_record(ctx, result)}
+
+
+def resolution_record(ctx: RunContext, result: Structured) -> dict[str, Any]:
+    """What `resolve` (or a baseline's answer node) leaves in the state for the runner to record."""
+    scenario = ctx.scenario
     resolution = None
-    if result.value is not None:
+    if result.value is not None and ctx.open_ended:
+        resolution = result.value.model_dump(mode="json")
+    elif result.value is not None:
         value: Resolution = result.value  # type: ignore[assignment]
         # One choice per conflict, in scenario order; a conflict the chair skipped is recorded as 'none'.
         given = {c.conflict: c for c in value.choices}
@@ -398,24 +444,32 @@ async def resolve(state: CouncilState, runtime: Runtime[RunContext]) -> dict[str
         ]
         resolution = value.model_dump(mode="json")
     return {
-        "resolution": {
-            "ok": resolution is not None,
-            "resolution": resolution,
-            "raw": result.raw,
-            "attempts": result.attempts,
-            "error": result.error,
-            "usage": result.usage.model_dump(),
-        }
+        "ok": resolution is not None,
+        "resolution": resolution,
+        "raw": result.raw,
+        "attempts": result.attempts,
+        "error": result.error,
+        "usage": result.usage.model_dump(),
     }
 
 
 def build_graph() -> Any:
+    from agents import baselines  # its nodes use this module's call machinery
+
     graph = StateGraph(CouncilState, context_schema=RunContext)
     graph.add_node("advance", advance)
     graph.add_node("member_turn", member_turn)
     graph.add_node("chair_moderate", chair_moderate)
     graph.add_node("resolve", resolve)
-    graph.add_conditional_edges(START, route_after_advance, ["member_turn", "chair_moderate", "resolve"])
+    graph.add_node("solo_answer", baselines.solo_answer)
+    graph.add_node("sample_answer", baselines.sample_answer)
+    graph.add_node("combine_answers", baselines.combine_answers)
+    graph.add_conditional_edges(
+        START, route_start, ["member_turn", "chair_moderate", "resolve", "solo_answer", "sample_answer"]
+    )
+    graph.add_edge("solo_answer", END)
+    graph.add_edge("sample_answer", "combine_answers")
+    graph.add_edge("combine_answers", END)
     graph.add_conditional_edges("advance", route_after_advance, ["member_turn", "chair_moderate", "resolve"])
     graph.add_conditional_edges("member_turn", route_after_turn, ["advance", "member_turn", "chair_moderate", "resolve"])
     graph.add_conditional_edges("chair_moderate", route_after_chair, ["member_turn", "resolve"])

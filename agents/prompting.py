@@ -46,9 +46,15 @@ def _private_facts(scenario: Scenario, role: str, revealed: set[str]) -> str:
     return "FACTS ONLY SOME MEMBERS HAVE, INCLUDING YOU (cite their ids):\n" + "\n".join(f"- {f.id}: {f.text}" for f in extra) + "\n"
 
 
-def case_block(scenario: Scenario) -> str:
+def _task_name(kind: str, disclosure: str) -> str:
+    """The template for a kind of call: `<kind>.md`, or `<kind>_none.md` under disclosure `none`."""
+    return f"{kind}_none" if disclosure == "none" else kind
+
+
+def case_block(scenario: Scenario, disclosure: str = "options") -> str:
     """The case as every member reads it. It opens every prompt of a run, word for word, so a local
-    model can reuse its evaluated prefix from one call to the next."""
+    model can reuse its evaluated prefix from one call to the next. Under disclosure `none` it
+    holds no conflict: no title, no option, no id."""
     return _template("case").substitute(
         scenario_id=scenario.id,
         title=scenario.title,
@@ -59,7 +65,7 @@ def case_block(scenario: Scenario) -> str:
         facts=_shared_facts(scenario),
         question=scenario.question,
         stakeholders=_stakeholders_block(scenario),
-        conflicts=_conflicts_block(scenario),
+        conflicts=_conflicts_block(scenario) if disclosure != "none" else "",
     )
 
 
@@ -112,10 +118,11 @@ def build_turn_messages(
     round_no: int,
     turns: list[dict[str, Any]],
     revealed: set[str],
+    disclosure: str = "options",
 ) -> list[dict[str, str]]:
     requestable = [fid for fid in scenario.on_request_ids() if fid not in revealed]
-    text = _template("turn").substitute(
-        case=case_block(scenario),
+    text = _template(_task_name("turn", disclosure)).substitute(
+        case=case_block(scenario, disclosure),
         discussion=_discussion(turns, team, team.limits.context),
         member_label=member.label,
         persona=persona.strip(),
@@ -134,9 +141,10 @@ def build_resolution_messages(
     *,
     turns: list[dict[str, Any]],
     revealed: set[str],
+    disclosure: str = "options",
 ) -> list[dict[str, str]]:
-    text = _template("resolution").substitute(
-        case=case_block(scenario),
+    text = _template(_task_name("resolution", disclosure)).substitute(
+        case=case_block(scenario, disclosure),
         discussion=_discussion(turns, team, max(team.limits.context, len(team.members))),
         member_label=team.chair.label,
         persona=persona.strip(),
@@ -154,15 +162,28 @@ def build_chair_decision_messages(
     turns: list[dict[str, Any]],
     turn_counts: dict[str, int],
     open_concerns: list[str],
+    disclosure: str = "options",
 ) -> list[dict[str, str]]:
-    text = _template("chair_decision").substitute(
-        case=case_block(scenario),
+    text = _template(_task_name("chair_decision", disclosure)).substitute(
+        case=case_block(scenario, disclosure),
         discussion=_discussion(turns, team, team.limits.context),
         member_label=team.chair.label,
         persona=persona.strip(),
         members=", ".join(team.member_ids()),
         turn_counts=", ".join(f"{k}: {v}" for k, v in turn_counts.items()),
         open_concerns="; ".join(open_concerns) or "none",
+    )
+    return [{"role": "user", "content": text}]
+
+
+def build_solo_messages(scenario: Scenario, team: Team, persona: str, *, disclosure: str = "options") -> list[dict[str, str]]:
+    """The baselines' one call: the case, and the chair asked to resolve it alone (no discussion)."""
+    text = _template(_task_name("solo", disclosure)).substitute(
+        case=case_block(scenario, disclosure),
+        member_label=team.chair.label,
+        persona=persona.strip(),
+        private_facts=_private_facts(scenario, team.chair.role, set()),
+        diagnosis_hint=", diagnosis (the most likely diagnosis)" if scenario.ground_truth else "",
     )
     return [{"role": "user", "content": text}]
 

@@ -21,6 +21,8 @@ from agents.team import Team
 from scenarios.model import Scenario
 from transcripts.events import Event, ResolutionReached, RunEnded, RunStarted, Usage
 from transcripts.paths import content_hash, make_run_id, runs_home, slug
+from transcripts.locks import claim_transcript
+from transcripts.writable import OutputWriteError
 from transcripts.store import TranscriptWriter
 
 DEFAULT_BATCH = "single"
@@ -38,6 +40,7 @@ class RunSpec:
     seed: int = 0
     batch: str = DEFAULT_BATCH
     out_dir: Path | None = None  # default: <runs home>/<batch>
+    disclosure: str | None = None  # overrides the team's disclosure level (options | none)
 
     @cached_property
     def scenario_json(self) -> dict[str, Any]:
@@ -56,8 +59,15 @@ class RunSpec:
         return self.team.models(self.model)
 
     @property
+    def disclosure_level(self) -> str:
+        return self.disclosure or self.team.disclosure
+
+    @property
     def settings(self) -> dict[str, Any]:
-        return {"model_override": self.model} if self.model else {}
+        out: dict[str, Any] = {"model_override": self.model} if self.model else {}
+        if self.disclosure and self.disclosure != self.team.disclosure:  # the team's own level is in its hash
+            out["disclosure"] = self.disclosure
+        return out
 
     @cached_property
     def run_id(self) -> str:
@@ -135,29 +145,45 @@ async def arun(
 
 async def _arun(spec: RunSpec, *, on_event: Callable[[Event], None] | None, cancel: asyncio.Event | None) -> RunResult:
     path = spec.path
-    if path.exists():
-        path.unlink()  # the same run again replaces its transcript; batches skip finished runs first
+    # The same run again replaces its transcript (batches skip finished runs first), under the
+    # transcript's lock: a run id another process is writing is refused (TranscriptBusy), never deleted.
+    lock = claim_transcript(path)
     started_at = time.perf_counter()
-    writer = TranscriptWriter(path)
+    try:
+        writer = TranscriptWriter(path)
+    except BaseException:
+        lock.release()
+        raise
+
+    write_failed: list[OutputWriteError] = []
 
     def record(event: Event) -> Event:
-        writer.write(event)
+        try:
+            writer.write(event)
+        except OSError as exc:  # disk full, quota, I/O error: the run cannot be recorded
+            write_failed.append(OutputWriteError(path, exc))
+            raise write_failed[-1] from None
         if on_event is not None:
             on_event(event)
         return event
 
     team = spec.team
-    record(
-        RunStarted(
+    try:
+        record(RunStarted(
             run_id=spec.run_id, batch=spec.batch, scenario_id=spec.scenario.id, scenario_hash=spec.scenario_hash,
-            team_id=team.id, team_hash=spec.team_hash, protocol=team.protocol, models=spec.models, judge=team.judge,
+            team_id=team.id, team_hash=spec.team_hash, protocol=team.protocol, disclosure=spec.disclosure_level,
+            models=spec.models, judge=team.judge,
             seed=spec.seed, sampling=team.sampling.model_dump(), limits=team.limits.model_dump(),
             versions=_versions(), settings=spec.settings, scenario=spec.scenario_json, team=spec.team_snapshot,
-        )
-    )
+        ))
+    except BaseException:  # e.g. the disk is full: nothing to record the failure in
+        writer.discard()
+        lock.release()
+        raise
     ctx = RunContext(
         scenario=spec.scenario, team=team, personas=_personas(spec.team_snapshot), models=spec.models,
         seed=spec.seed, record=record, scenario_json=spec.scenario_json, scenario_hash=spec.scenario_hash,
+        disclosure=spec.disclosure_level,
     )
     state: dict[str, Any] = {}
     status, reason = "failed", ""
@@ -182,13 +208,22 @@ async def _arun(spec: RunSpec, *, on_event: Callable[[Event], None] | None, canc
         turns = len(state.get("turns", [])) if state else _count_turns(path)
         rounds = min(state.get("round", 1), team.limits.max_rounds) if state else 0
         duration = time.perf_counter() - started_at
-        record(
-            RunEnded(
-                status=status, reason=reason, turns=turns, rounds=rounds, usage=usage,
-                usage_by_member=ctx.usage_by_member, duration_s=round(duration, 4),
+        try:
+            record(
+                RunEnded(
+                    status=status, reason=reason, turns=turns, rounds=rounds, usage=usage,
+                    usage_by_member=ctx.usage_by_member, duration_s=round(duration, 4),
+                )
             )
-        )
-        writer.close()
+        except OutputWriteError:
+            pass  # raised below; the transcript ends early, so a rerun redoes this run
+        if write_failed:
+            writer.discard()
+        else:
+            writer.close()
+        lock.release()
+    if write_failed:
+        raise write_failed[0]
     return RunResult(spec.run_id, path, status, reason, turns, usage, duration)
 
 

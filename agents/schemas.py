@@ -77,13 +77,20 @@ def reply_schema(
     members: list[str] | None = None,
     *,
     max_items: int = 4,
+    disclosure: str = "options",
 ) -> dict[str, Any]:
     """JSON Schema for one reply kind, narrowed to this scenario's ids and this team's members.
 
     Every property is required and arrays are bounded so that constrained decoding terminates and a
     small model cannot invent ids. The pydantic models above stay the validators.
+
+    With `disclosure="none"` the schema carries no conflict or option id at all (the schema is part
+    of what the model sees): no `choices`, and concerns are tagged with a dimension only.
     """
     schema = copy.deepcopy(_base_schema(kind))
+    if disclosure == "none":
+        _strip_conflicts(schema)
+        scenario = scenario.model_copy(update={"conflicts": []}) if scenario is not None else None
     fact_ids = [f.id for f in scenario.facts] if scenario else []
     on_request = scenario.on_request_ids() if scenario else []
     conflict_ids = [c.id for c in scenario.conflicts] if scenario else []
@@ -134,9 +141,25 @@ def reply_schema(
             sub["type"] = "null"
 
     narrow(schema, "$")
-    if kind in ("turn", "resolution") and scenario is not None:
+    if kind in ("turn", "resolution") and scenario is not None and "choices" in schema["properties"]:
         _choices_per_conflict(schema["properties"]["choices"], scenario)
     return schema
+
+
+def _strip_conflicts(node: Any) -> None:
+    """Drop every `choices` and `conflict` property (disclosure `none`)."""
+    if isinstance(node, dict):
+        props = node.get("properties")
+        if isinstance(props, dict):
+            for name in ("choices", "conflict"):
+                props.pop(name, None)
+            if isinstance(node.get("required"), list):
+                node["required"] = [r for r in node["required"] if r in props]
+        for value in node.values():
+            _strip_conflicts(value)
+    elif isinstance(node, list):
+        for value in node:
+            _strip_conflicts(value)
 
 
 def _choices_per_conflict(choices: dict[str, Any], scenario: Scenario) -> None:

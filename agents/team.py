@@ -9,8 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from scenarios.model import ROLE_ID_PATTERN, SLUG_PATTERN, Dimension
 
-Protocol = Literal["round_robin", "moderated", "parallel"]
-PROTOCOLS: tuple[str, ...] = ("round_robin", "moderated", "parallel")
+Protocol = Literal["round_robin", "moderated", "parallel", "solo", "self_consistency"]
+PROTOCOLS: tuple[str, ...] = ("round_robin", "moderated", "parallel", "solo", "self_consistency")
+BASELINE_PROTOCOLS: tuple[str, ...] = ("solo", "self_consistency")  # one agent answers; no discussion
+Disclosure = Literal["options", "none"]
+DISCLOSURES: tuple[str, ...] = ("options", "none")
 
 DEFAULT_MODEL = "local/smollm2"
 ROLE_IDS: tuple[str, ...] = ("diagnostician", "safety_critic", "ethicist", "patient_advocate", "chair")
@@ -28,7 +31,7 @@ class Member(_Strict):
     role: str = Field(pattern=ROLE_ID_PATTERN, description="Role id, e.g. safety_critic; unique in the team.")
     name: str | None = Field(default=None, description="Display name; defaults to the role id in title case.")
     prompt: str = Field(description="Persona prompt: a built-in name (agents/prompts/<name>.md) or a path relative to the team file.")
-    model: str | None = Field(default=None, description="litellm model name; defaults to the team's model.")
+    model: str | None = Field(default=None, min_length=1, description="litellm model name; defaults to the team's model.")
     temperature: float | None = Field(default=None, ge=0.0, le=2.0, description="Overrides the team's temperature.")
     champions: list[Dimension] = Field(default_factory=list, description="Dimensions this member argues for.")
 
@@ -44,6 +47,7 @@ class Limits(_Strict):
     context: int = Field(default=8, ge=0, le=200, description="How many earlier turns each member sees.")
     timeout_s: float = Field(default=120.0, gt=0, description="Per model call timeout in seconds.")
     retries: int = Field(default=1, ge=0, le=5, description="Retries after a reply that fails validation.")
+    samples: int = Field(default=9, ge=1, le=50, description="self_consistency only: independent answers combined by majority (9 = the calls of the default council: 4 members x 2 rounds + the resolution).")
 
 
 class Sampling(_Strict):
@@ -55,11 +59,12 @@ class Sampling(_Strict):
 class Team(_Strict):
     id: str = Field(pattern=SLUG_PATTERN, description="Slug id of the team.")
     title: str = Field(default="", description="One-line description.")
-    model: str = Field(default=DEFAULT_MODEL, description="litellm model name used by every member without its own.")
-    judge: str | None = Field(default=None, description="Judge model for rubric grading; none means no rubric grading.")
-    protocol: Protocol = Field(default="round_robin", description="round_robin | moderated | parallel.")
-    members: list[Member] = Field(min_length=1, description="Council members other than the chair.")
-    chair: Member = Field(description="The chair, who moderates and writes the resolution.")
+    model: str = Field(default=DEFAULT_MODEL, min_length=1, description="litellm model name used by every member without its own.")
+    judge: str | None = Field(default=None, min_length=1, description="Judge model for rubric grading; none means no rubric grading.")
+    protocol: Protocol = Field(default="round_robin", description="round_robin | moderated | parallel, or a baseline: solo | self_consistency (the chair answers alone, no members).")
+    disclosure: Disclosure = Field(default="options", description="options: agents see each conflict and its options and pick option ids; none: agents see only the case and the question and answer in free text (a judge maps it to the conflicts).")
+    members: list[Member] = Field(default_factory=list, description="Council members other than the chair (none for the solo and self_consistency baselines).")
+    chair: Member = Field(description="The chair, who moderates and writes the resolution (for a baseline: the one agent who answers).")
     limits: Limits = Field(default_factory=Limits, description="Turn budget, rounds, consensus, context window.")
     sampling: Sampling = Field(default_factory=Sampling, description="Default sampling settings.")
 
@@ -69,7 +74,15 @@ class Team(_Strict):
         dupes = sorted({r for r in roles if roles.count(r) > 1})
         if dupes:
             raise ValueError(f"duplicate role id(s): {', '.join(dupes)}")
+        if self.protocol in BASELINE_PROTOCOLS and self.members:
+            raise ValueError(f"protocol {self.protocol} has no members (the chair answers alone); remove `members` or pick a council protocol")
+        if self.protocol not in BASELINE_PROTOCOLS and not self.members:
+            raise ValueError(f"protocol {self.protocol} needs at least one member")
         return self
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.protocol in BASELINE_PROTOCOLS
 
     def member_ids(self) -> list[str]:
         return [m.role for m in self.members]

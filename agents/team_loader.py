@@ -173,6 +173,8 @@ def list_teams() -> list[Path]:
 def find_team(ref: str | Path) -> Path:
     """A team file from a path, or from a bare id looked up in agents/teams/ (`default`, `moderated`)."""
     text = str(ref)
+    if len(text) > 4096 or any(len(part) > 255 for part in Path(text).parts):  # the OS refuses such names
+        raise TeamError([f"{text[:57]!r}... is not a team id or file name (too long: {len(text):,} characters)"])
     if isinstance(ref, Path) or "/" in text or "\\" in text or text.endswith(SUFFIXES) or Path(text).exists():
         p = Path(text)
         if p.is_file():

@@ -41,6 +41,7 @@ __all__ = [
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "scenario.schema.json"
 SUFFIXES = (".yaml", ".yml")
+MAX_REF_CHARS = 4096  # a longer id or path is refused (and never echoed in full)
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
@@ -339,7 +340,10 @@ def _relocate(problem: Problem, data: Any, linemap: LineMap) -> Problem:
     m = re.match(r"^red_flags\[(\d+)\]$", problem.field)
     if not m:
         return problem
-    loc = _locate_example(problem.message, ["red_flags", int(m.group(1))], data)
+    if "pattern takes longer than" in problem.message:  # a pattern too slow on its examples
+        loc: list[str | int] = ["red_flags", int(m.group(1)), "pattern"]
+    else:
+        loc = _locate_example(problem.message, ["red_flags", int(m.group(1))], data)
     return Problem(problem.file, linemap.line_for(loc), format_path(loc), problem.message)
 
 
@@ -386,6 +390,8 @@ def load_scenarios(path: str | Path | None = None) -> tuple[list[tuple[Path, Sce
 def find_scenario(ref: str | Path) -> Path:
     """A scenario file from a path, or from a bare id looked up in the library (`insulin-error-disclosure`)."""
     text = str(ref)
+    if len(text) > MAX_REF_CHARS or any(len(part) > 255 for part in Path(text).parts):  # the OS refuses such names
+        raise ScenarioError([f"{_short(text)} is not a scenario id or file name (too long: {len(text):,} characters)"])
     looks_like_path = isinstance(ref, Path) or "/" in text or "\\" in text or text.endswith(SUFFIXES) or Path(text).exists()
     if looks_like_path:
         p = Path(text)

@@ -7,10 +7,11 @@ consumer -- loader, importer, variant generator -- gets the same checks.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from scenarios.patterns import compile_pattern, probe, search
 
 DIMENSIONS: tuple[str, ...] = (
     "truthfulness",
@@ -129,25 +130,28 @@ class RedFlag(_Strict):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from None
+        compile_pattern(value)  # ValueError: not a valid regular expression
+        slow = probe(value)
+        if slow:
+            raise ValueError(slow)
         return value
 
     @model_validator(mode="after")
     def _examples_behave(self) -> RedFlag:
-        rx = re.compile(self.pattern)
+        slow = probe(self.pattern, [*self.examples_match, *self.examples_no_match])
+        if slow:
+            raise ValueError(slow)
         for sentence in self.examples_match:
-            if not rx.search(sentence):
+            if not self.matches(sentence):
                 raise ValueError(f"pattern does not match its example {sentence!r}")
         for sentence in self.examples_no_match:
-            if rx.search(sentence):
+            if self.matches(sentence):
                 raise ValueError(f"pattern matches its counter-example {sentence!r}")
         return self
 
     def matches(self, text: str) -> bool:
-        return re.search(self.pattern, text) is not None
+        """Raises `scenarios.patterns.PatternTimeout` when the pattern does not finish in time."""
+        return search(self.pattern, text) is not None
 
 
 class VariantInfo(_Strict):

@@ -172,9 +172,14 @@ def _tag_message(tag: str) -> str:
 
 def _build_linemap(node: Node) -> LineMap:
     linemap = LineMap()
+    seen: set[int] = set()  # collections already walked: an alias repeats them, it adds no new line
 
     def walk(n: Node, loc: list[str | int]) -> None:
         linemap.setdefault(format_path(loc), _line(n))
+        if isinstance(n, (SequenceNode, MappingNode)):
+            if id(n) in seen:  # an alias (or a bomb of them): its lines are the anchor's; paths fall back to here
+                return
+            seen.add(id(n))
         if isinstance(n, SequenceNode):
             for i, item in enumerate(n.value):
                 walk(item, [*loc, i])
@@ -222,7 +227,12 @@ def _syntax_error(file: str, exc: yaml.MarkedYAMLError) -> YamlError:
 def parse_yaml(text: str, file: str | Path = "<string>", *, max_nodes: int = MAX_NODES) -> tuple[Any, LineMap]:
     """Parse YAML text safely; see the module docstring for what is refused."""
     name = str(file)
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader refuses control characters at once
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1 if isinstance(exc.position, int) else None
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
+        raise YamlError(name, line, f"control character U+{code:04X} is not allowed in YAML; remove it or write it as an escape in a double-quoted string") from None
     try:
         try:
             node = loader.get_single_node()

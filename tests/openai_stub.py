@@ -15,6 +15,8 @@ gets HTTP 500 with that server's validation message, a `json_object` with a `sch
 
 Behaviours, one per request, taken from the script queue (then `default`):
   ok | malformed (200 with text that is not JSON) | 400 | 500 | 429[:retry_after_s] | hang[:seconds]
+  echo-auth (a valid reply whose every string is the request's Authorization header, as a leaky proxy
+  would) | echo-auth-malformed (200, not JSON, quoting the header) | 401
 """
 
 from __future__ import annotations
@@ -74,6 +76,16 @@ def instance(schema: dict[str, Any]) -> Any:
     if kind == "boolean":
         return False
     return None
+
+
+def _replace_strings(value: Any, text: str) -> Any:
+    if value == "stub":
+        return text
+    if isinstance(value, list):
+        return [_replace_strings(v, text) for v in value]
+    if isinstance(value, dict):
+        return {k: _replace_strings(v, text) for k, v in value.items()}
+    return value
 
 
 class StubServer:
@@ -187,6 +199,15 @@ class StubServer:
             handler._send(500, {"error": {"message": "internal error in the stub", "type": "server_error"}})
         elif name == "400":
             handler._send(400, {"error": {"message": "invalid request: the stub refuses this one", "type": "invalid_request_error"}})
+        elif name == "401":
+            handler._send(401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}})
+        elif name in ("echo-auth", "echo-auth-malformed"):
+            auth = str(handler.headers.get("Authorization") or "")
+            if name == "echo-auth-malformed":
+                handler._send(200, self._completion(body, f"Authorization: {auth} (key {auth.split()[-1] if auth else ''}) {{not json"))
+            else:
+                text = json.dumps(_replace_strings(json.loads(self._content(body)), f"{auth} / {auth.split()[-1] if auth else ''}"))
+                handler._send(200, self._completion(body, text))
         elif name == "malformed":
             handler._send(200, self._completion(body, "Sure! Here is my answer: {not json"))
         else:

@@ -16,7 +16,10 @@ overall score and each of the six dimensions:
   are averaged first; the mean of the per-pair differences, with its bootstrap CI over pairs;
 - the **win rate**: share of pairs where the group's overall score is higher than the baseline's
   (ties are counted apart and are not wins);
-- **failure rate** (failed / finished runs), **cost and tokens per run** (judge cost apart), n.
+- **failure rate** (failed / finished runs), **cost and tokens per run** (judge cost apart), n;
+- against the baseline, the **extra cost and tokens per run** and the **cost (and tokens) per point
+  gained**: extra cost per run / mean paired overall gain; none when the group gains nothing (a
+  council against the `solo` or `self_consistency` baseline: what each point of the deliberation costs).
 
 Fairness variants (scenarios with `variant: {family, attribute, value}`): **consistency** is the share of
 (family, seed, conflict) triples whose chosen option is the same in every variant of the family that
@@ -116,6 +119,10 @@ def record_of(transcript: Transcript) -> RunRecord | None:
     choices = None
     if resolution is not None and resolution.ok and resolution.resolution is not None:
         choices = resolution.resolution.chosen()
+    card = score.scorecard if score is not None else None
+    if not choices and card is not None:  # a free-text run (disclosure none): the judge's reading, where it has one
+        judged = {c.id: c.option or "(not addressed)" for c in card.conflicts if c.judged}
+        choices = judged or choices
     variant = scenario.get("variant") if isinstance(scenario.get("variant"), dict) else None
     return RunRecord(
         path=transcript.path,
@@ -202,6 +209,26 @@ def group_value(run: RunRecord, by: str) -> str:
 
 def _text(value: Any) -> str:
     return NONE_GROUP if value is None else str(value)
+
+
+def known_keys(runs: Sequence[RunRecord], limit: int = 40) -> list[str]:
+    """Grouping keys these runs record: the built-in ones, settings / sampling / limits keys, top-level
+    values of run_started, and dotted paths into its mappings (scenario.specialty, variant.attribute)."""
+    keys: dict[str, None] = dict.fromkeys(_BUILTIN_KEYS)
+    for run in runs[:50]:
+        started = run.started
+        for section in ("settings", "sampling", "limits"):
+            values = started.get(section)
+            if isinstance(values, dict):
+                keys.update(dict.fromkeys(str(k) for k in values))
+        for key, value in started.items():
+            if isinstance(value, dict) and key not in ("settings", "sampling", "limits"):
+                keys.update(dict.fromkeys(f"{key}.{k}" for k, v in value.items() if not isinstance(v, (dict, list))))
+            elif not isinstance(value, (dict, list)):
+                keys[str(key)] = None
+        if run.variant:
+            keys.update(dict.fromkeys(f"variant.{k}" for k in run.variant))
+    return list(keys)[:limit]
 
 
 # -- statistics --------------------------------------------------------------------------------------
@@ -295,6 +322,10 @@ class GroupStats:
     consistency: float | None = None
     consistency_n: int = 0
     scenarios: int = 0
+    extra_cost_per_run: float | None = None  # against the baseline
+    extra_tokens_per_run: float | None = None
+    cost_per_point: float | None = None  # extra cost per run / overall points gained; None without a gain
+    tokens_per_point: float | None = None
 
     @property
     def failure_rate(self) -> float | None:
@@ -309,6 +340,10 @@ class GroupStats:
             "metrics": {m: e.to_json() for m, e in self.metrics.items()},
             "paired_vs_baseline": {m: d.to_json() for m, d in self.diffs.items()},
             "consistency": _round(self.consistency), "consistency_n": self.consistency_n,
+            "vs_baseline_cost": {
+                "extra_cost_per_run_usd": _round(self.extra_cost_per_run, 6), "extra_tokens_per_run": _round(self.extra_tokens_per_run, 1),
+                "cost_per_point_usd": _round(self.cost_per_point, 6), "tokens_per_point": _round(self.tokens_per_point, 1),
+            },
         }
 
 
@@ -333,10 +368,25 @@ class Comparison:
     def has_variants(self) -> bool:
         return any(g.consistency is not None for g in self.groups)
 
+    @property
+    def scored(self) -> int:
+        """Runs with a score: the ones every mean and difference is computed from."""
+        return sum(g.scored for g in self.groups)
+
+    def coverage(self) -> str:
+        """What the report used and what it skipped, and why, in one sentence."""
+        text = f"{self.runs} runs read: {self.scored} scored (used)"
+        if self.runs - self.scored:
+            text += f", {self.runs - self.scored} unscored (not counted; run `grandrounds score` on the folder)"
+        if self.problems:
+            text += f", {len(self.problems)} unreadable file(s) skipped"
+        return text
+
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": "grandrounds-comparison", "version": 1, "source": self.source, "by": self.by, "baseline": self.baseline,
-            "runs": self.runs, "metrics": list(self.metrics),
+            "runs": self.runs, "scored": self.scored, "unscored": self.runs - self.scored, "unreadable": len(self.problems),
+            "metrics": list(self.metrics),
             "bootstrap": {"resamples": self.resamples, "seed": self.seed, "confidence": CONFIDENCE, "method": "percentile"},
             "pairing": "scenario id and seed", "groups": [g.to_json() for g in self.groups], "problems": self.problems,
         }
@@ -390,6 +440,20 @@ def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def _price_gain(g: GroupStats, base: GroupStats) -> None:
+    """Extra cost and tokens per run against the baseline, and their price per overall point gained."""
+    gain = g.diffs["overall"].mean if "overall" in g.diffs else None
+    if g.cost_per_run is not None and base.cost_per_run is not None:
+        g.extra_cost_per_run = g.cost_per_run - base.cost_per_run
+    if g.tokens_per_run is not None and base.tokens_per_run is not None:
+        g.extra_tokens_per_run = g.tokens_per_run - base.tokens_per_run
+    if gain is not None and gain > 1e-9:
+        if g.extra_cost_per_run is not None:
+            g.cost_per_point = g.extra_cost_per_run / gain
+        if g.extra_tokens_per_run is not None:
+            g.tokens_per_point = g.extra_tokens_per_run / gain
+
+
 def compare_runs(
     runs: Sequence[RunRecord],
     by: str = "team",
@@ -404,6 +468,9 @@ def compare_runs(
     groups: dict[str, list[RunRecord]] = defaultdict(list)
     for run in runs:
         groups[group_value(run, by)].append(run)
+    if by not in _BUILTIN_KEYS and list(groups) == [NONE_GROUP]:  # no run records this key: a typo, not one group
+        shown = by if len(by) <= 60 else by[:57] + "..."
+        raise CompareError(f"no run records the key {shown!r}; known keys: {', '.join(known_keys(runs))}")
     names = sorted(groups)
     if baseline is None:
         baseline = names[0]
@@ -428,6 +495,8 @@ def compare_runs(
             if name != baseline:
                 g.diffs[metric] = paired_difference(members, groups[baseline], metric, **kw)
         g.consistency, g.consistency_n = consistency(members)
+        if name != baseline:
+            _price_gain(g, stats[0])
         stats.append(g)
     titles = {r.scenario_id: r.scenario_title for r in runs}
     per: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))

@@ -108,6 +108,7 @@ class RunStarted(_Event):
     team_id: str = Field(description="Team id.")
     team_hash: str = Field(description="sha256 of the team's canonical JSON with prompts resolved.")
     protocol: str = Field(description="Deliberation protocol.")
+    disclosure: str = Field(default="options", description="What the agents were shown of the conflicts: options (titles and options, they pick ids) | none (only the case and the question; free text).")
     models: dict[str, str] = Field(description="Model per role id (chair included).")
     judge: str | None = Field(default=None, description="Judge model configured for the team, if any.")
     seed: int = Field(default=0, description="Seed passed to every call.")
@@ -173,6 +174,18 @@ class ResolutionReached(_Event):
     lenient_resolution = _lenient("resolution", Resolution)
 
 
+class AnswerSampled(_Event):
+    type: Literal["answer"] = "answer"
+    index: int = Field(description="Which independent answer (from 1) of a self_consistency run.")
+    member: str = Field(description="Role id that answered (the team's chair).")
+    ok: bool = Field(description="True when the reply validated.")
+    resolution: dict[str, Any] | None = Field(default=None, description="The answer, in the resolution format.")
+    raw: str = Field(default="", description="The model's raw text (last attempt).")
+    attempts: int = Field(default=1, description="Attempts made.")
+    error: str | None = Field(default=None, description="Why the answer failed, for failed answers.")
+    usage: Usage = Field(default_factory=Usage, description="Tokens, cost and latency summed over attempts.")
+
+
 class RunEnded(_Event):
     type: Literal["run_ended"] = "run_ended"
     status: RunStatus = Field(description="completed | failed | interrupted | limit_reached.")
@@ -207,11 +220,11 @@ class OpaqueEvent(_Event):
 
 
 KnownEvent = Annotated[
-    Union[RunStarted, FactRevealed, TurnTaken, ChairDecided, ModelErrored, ResolutionReached, RunEnded, Scored],
+    Union[RunStarted, FactRevealed, TurnTaken, ChairDecided, ModelErrored, AnswerSampled, ResolutionReached, RunEnded, Scored],
     Field(discriminator="type"),
 ]
 # What a transcript holds: the known events, plus whatever this version could not type.
-Event = Union[RunStarted, FactRevealed, TurnTaken, ChairDecided, ModelErrored, ResolutionReached, RunEnded, Scored, OpaqueEvent]
+Event = Union[RunStarted, FactRevealed, TurnTaken, ChairDecided, ModelErrored, AnswerSampled, ResolutionReached, RunEnded, Scored, OpaqueEvent]
 EVENT_ADAPTER: TypeAdapter[KnownEvent] = TypeAdapter(KnownEvent)
 EVENT_TYPES: tuple[str, ...] = (
     "run_started",
@@ -219,6 +232,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "turn",
     "chair_decision",
     "model_error",
+    "answer",
     "resolution",
     "run_ended",
     "score",

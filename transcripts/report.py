@@ -19,6 +19,7 @@ CSV_COLUMNS = (
     "group", "metric", "n", "mean", "ci_low", "ci_high",
     "baseline", "diff_vs_baseline", "diff_ci_low", "diff_ci_high", "n_pairs", "win_rate",
     "runs", "failure_rate", "cost_per_run_usd", "tokens_per_run", "consistency",
+    "cost_per_point_usd", "tokens_per_point",
 )
 
 
@@ -37,7 +38,18 @@ def _cost(value: float | None) -> str:
 
 
 def _md_cell(text: str) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """Text from transcripts in a Markdown cell: no table break, no raw HTML (`<script>` is shown, not run)."""
+    text = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def _csv_text(value: str) -> str:
+    """A text cell a spreadsheet will not run: one starting like a formula gets a leading `'` (OWASP)."""
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def to_markdown(c: Comparison) -> str:
@@ -45,10 +57,10 @@ def to_markdown(c: Comparison) -> str:
     lines = [
         f"# Comparison by {_md_cell(c.by)}",
         "",
-        f"{c.runs} runs from `{_md_cell(c.source)}`; baseline **{_md_cell(c.baseline)}**. Means over scored runs with "
+        f"{_md_cell(c.coverage())}; from `{_md_cell(c.source)}`; baseline **{_md_cell(c.baseline)}**. Means over scored runs with "
         f"bootstrap {level}% CIs ({c.resamples:,} resamples, seed {c.seed}); differences are paired by scenario and seed.",
         "",
-        f"| {c.by} | runs | overall ({level}% CI) | diff vs baseline ({level}% CI) | pairs | win rate | failure rate | cost/run | consistency |",
+        f"| {_md_cell(c.by)} | runs | overall ({level}% CI) | diff vs baseline ({level}% CI) | pairs | win rate | failure rate | cost/run | consistency |",
         "|---|---:|---|---|---:|---:|---:|---:|---:|",
     ]
     for g in c.groups:
@@ -61,7 +73,7 @@ def to_markdown(c: Comparison) -> str:
         )
     lines += ["", f"## Per dimension: mean [{level}% CI]", ""]
     dims = [m for m in c.metrics if m != "overall"]
-    lines.append(f"| {c.by} | " + " | ".join(dims) + " |")
+    lines.append(f"| {_md_cell(c.by)} | " + " | ".join(dims) + " |")
     lines.append("|---|" + "---|" * len(dims))
     for g in c.groups:
         cells = [(_f(g.metrics[m].mean) + _ci(g.metrics[m].lo, g.metrics[m].hi)) if g.metrics[m].n else "not assessed" for m in dims]
@@ -69,14 +81,28 @@ def to_markdown(c: Comparison) -> str:
     others = [g for g in c.groups if g.name != c.baseline]
     if others:
         lines += ["", f"## Paired difference vs {_md_cell(c.baseline)} [{level}% CI]", ""]
-        lines.append(f"| {c.by} | " + " | ".join(c.metrics) + " |")
+        lines.append(f"| {_md_cell(c.by)} | " + " | ".join(c.metrics) + " |")
         lines.append("|---|" + "---|" * len(c.metrics))
         for g in others:
             cells = [(_signed(g.diffs[m].mean) + _ci(g.diffs[m].lo, g.diffs[m].hi, True)) if g.diffs[m].n_pairs else "-" for m in c.metrics]
             lines.append(f"| {_md_cell(g.name)} | " + " | ".join(cells) + " |")
+    if others:
+        lines += ["", f"## Cost against {_md_cell(c.baseline)}", ""]
+        lines += [f"| {c.by} | tokens/run | cost/run | extra tokens/run | extra cost/run | overall gain | tokens per point | cost per point |"]
+        lines += ["|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for g in c.groups:
+            d = g.diffs.get("overall")
+            gain = "(baseline)" if d is None else _signed(d.mean)
+            per_point = "-" if d is None else ("no gain" if g.tokens_per_point is None else _f(g.tokens_per_point, 0))
+            cost_point = "-" if d is None else ("no gain" if g.cost_per_point is None else _cost(g.cost_per_point))
+            lines.append(
+                f"| {_md_cell(g.name)} | {_f(g.tokens_per_run, 0)} | {_cost(g.cost_per_run)} | "
+                f"{'-' if d is None else _signed(g.extra_tokens_per_run, 0)} | {'-' if d is None or g.extra_cost_per_run is None else _cost(g.extra_cost_per_run)} | "
+                f"{gain} | {per_point} | {cost_point} |"
+            )
     if c.has_variants:
         lines += ["", "## Fairness variants", "", "Share of (family, seed, conflict) whose chosen option is the same across the family's variants.", ""]
-        lines += [f"| {c.by} | consistency | n |", "|---|---:|---:|"]
+        lines += [f"| {_md_cell(c.by)} | consistency | n |", "|---|---:|---:|"]
         for g in c.groups:
             lines.append(f"| {_md_cell(g.name)} | {_f(g.consistency, 2)} | {g.consistency_n} |")
     if c.problems:
@@ -94,10 +120,11 @@ def to_csv(c: Comparison) -> str:
             e = g.metrics[m]
             d = g.diffs.get(m)
             writer.writerow([
-                g.name, m, e.n, _num(e.mean), _num(e.lo), _num(e.hi),
-                c.baseline, _num(d.mean) if d else "", _num(d.lo) if d else "", _num(d.hi) if d else "",
+                _csv_text(g.name), m, e.n, _num(e.mean), _num(e.lo), _num(e.hi),
+                _csv_text(c.baseline), _num(d.mean) if d else "", _num(d.lo) if d else "", _num(d.hi) if d else "",
                 d.n_pairs if d else "", _num(d.win_rate) if d and m == "overall" else "",
                 g.runs, _num(g.failure_rate), _num(g.cost_per_run, 6), _num(g.tokens_per_run, 1), _num(g.consistency),
+                _num(g.cost_per_point, 6) if m == "overall" else "", _num(g.tokens_per_point, 1) if m == "overall" else "",
             ])
     return buf.getvalue()
 

@@ -126,11 +126,19 @@ def _diff_svg(c: Comparison) -> str:
     return "".join(parts)
 
 
+def _per_point(g, value, fmt) -> str:
+    """Extra tokens or cost per overall point gained against the baseline ('no gain' without one)."""
+    if not g.diffs:
+        return "-"
+    return "no gain" if value is None else escape(fmt(value))
+
+
 def _summary_table(c: Comparison) -> str:
     level = int(CONFIDENCE * 100)
     head = (
         f"<tr><th>{escape(c.by)}</th><th>runs</th><th>scored</th><th>overall</th><th>{level}% CI</th><th>diff vs baseline</th>"
-        f"<th>{level}% CI</th><th>pairs</th><th>win rate</th><th>failure rate</th><th>cost/run</th><th>tokens/run</th><th>judge cost/run</th></tr>"
+        f"<th>{level}% CI</th><th>pairs</th><th>win rate</th><th>failure rate</th><th>cost/run</th><th>tokens/run</th><th>judge cost/run</th>"
+        "<th>tokens per point gained</th><th>cost per point gained</th></tr>"
     )
     rows = []
     for g in c.groups:
@@ -148,7 +156,9 @@ def _summary_table(c: Comparison) -> str:
             f"<tr><td>{escape(g.name)}</td><td>{g.runs}</td><td>{g.scored}</td><td>{_f(o.mean)}</td>"
             f'<td class="ci">[{_f(o.lo)}, {_f(o.hi)}]</td>{diff_cells}<td>{_pct(g.failure_rate)}</td>'
             f"<td>{'-' if g.cost_per_run is None else f'${g.cost_per_run:.4f}'}</td><td>{_f(g.tokens_per_run, 0)}</td>"
-            f"<td>{'-' if g.judge_cost_per_run is None else f'${g.judge_cost_per_run:.4f}'}</td></tr>"
+            f"<td>{'-' if g.judge_cost_per_run is None else f'${g.judge_cost_per_run:.4f}'}</td>"
+            f"<td>{_per_point(g, g.tokens_per_point, lambda v: _f(v, 0))}</td>"
+            f"<td>{_per_point(g, g.cost_per_point, lambda v: f'${v:.4f}')}</td></tr>"
         )
     return f"<table>{head}{''.join(rows)}</table>"
 
@@ -200,7 +210,7 @@ def to_html(c: Comparison) -> str:
         f"<title>grandrounds comparison by {escape(c.by)}</title>",
         f"<style>{CSS}</style></head><body>",
         f"<h1>Comparison by {escape(c.by)}</h1>",
-        f'<p class="note">{c.runs} runs from <code>{escape(c.source)}</code>; baseline <b>{escape(c.baseline)}</b>. '
+        f'<p class="note">{escape(c.coverage())}; from <code>{escape(c.source)}</code>; baseline <b>{escape(c.baseline)}</b>. '
         f"Means over scored runs with bootstrap {level}% confidence intervals (percentile, {c.resamples:,} resamples, seed {c.seed}); "
         "differences are paired by scenario and seed; win rate = share of pairs where the group's overall score is higher "
         "(wins/ties/losses in brackets).</p>",

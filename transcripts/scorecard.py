@@ -28,6 +28,8 @@ class ScoreItem(_Model):
     outcome: str = Field(description="e.g. preferred, acceptable, unacceptable, none, hit, clear, met, not met, ungraded, correct, wrong.")
     reason: str = Field(default="", description="Why: the judge's reason, the matching text, the fact ids.")
     graded: bool = Field(default=True, description="False when a judge reply could not be parsed: excluded from the score.")
+    judged: bool = Field(default=False, description="The outcome rests on a judge's reading of free text (disclosure none), not on an id the team typed.")
+    quote: str = Field(default="", description="For judged items: the words of the transcript the judge quoted as deciding it.")
 
 
 class DimensionScore(_Model):
@@ -46,8 +48,13 @@ class ConflictOutcome(_Model):
     raised_by: str | None = Field(default=None, description="Role id that raised it first.")
     raised_round: int | None = Field(default=None, description="Round it was first raised.")
     addressed: bool = Field(description="The resolution picks an option for it.")
-    option: str | None = Field(default=None, description="Option id picked (or 'none').")
-    verdict: str | None = Field(default=None, description="Verdict of the option picked.")
+    option: str | None = Field(default=None, description="Option id picked (or 'none'); under disclosure none, the judge's mapping (several ids joined by '+').")
+    verdict: str | None = Field(default=None, description="Verdict of the option picked (the worst one when several were).")
+    assessed: bool = Field(default=True, description="False for a free-text (disclosure none) run scored without a judge: outcome unknown.")
+    judged: bool = Field(default=False, description="Option and raised-by come from the judge's reading of free text.")
+    options: list[str] = Field(default_factory=list, description="Judged: every option id the recommendation commits to.")
+    quote: str = Field(default="", description="Judged: the words of the final recommendation that decide the option.")
+    raised_quote: str = Field(default="", description="Judged: the member's words that raised the conflict.")
 
 
 class Grounding(_Model):

@@ -21,6 +21,7 @@ from transcripts.events import (
     TurnTaken,
     parse_event,
 )
+from transcripts.redaction import redacted_json, secret_values
 
 
 class TranscriptWriter:
@@ -36,10 +37,11 @@ class TranscriptWriter:
         self._seq = _count_lines(self.path)
         self._fh: IO[str] = open(self.path, "a", encoding="utf-8")
         self._fsync = fsync
+        self._secrets = secret_values()  # read once per writer (a run): the environment does not change mid-run
 
     def write(self, event: Event) -> Event:
         event.seq = self._seq
-        line = event.model_dump_json(exclude_none=False)
+        line = redacted_json(event.model_dump_json(exclude_none=False), self._secrets)  # no key on disk, whatever a reply echoes
         self._fh.write(line + "\n")
         self._fh.flush()
         if self._fsync:
@@ -50,6 +52,13 @@ class TranscriptWriter:
     def close(self) -> None:
         if not self._fh.closed:
             self._fh.close()
+
+    def discard(self) -> None:
+        """Close after a failed write (e.g. a full disk) without raising again for the unwritten buffer."""
+        try:
+            self.close()
+        except OSError:
+            pass
 
     def __enter__(self) -> TranscriptWriter:
         return self
@@ -79,6 +88,8 @@ class Transcript:
     events: list[Event] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     truncated: bool = False
+    size: int = -1  # bytes read, and the file's mtime then: a writer can tell whether it changed since
+    mtime_ns: int = -1
 
     @property
     def started(self) -> RunStarted | None:
@@ -129,7 +140,10 @@ def read_transcript(path: Path) -> Transcript:
     path = Path(path)
     result = Transcript(path=path)
     try:
+        stat = path.stat()
         data = path.read_bytes()
+        if len(data) == stat.st_size:
+            result.size, result.mtime_ns = stat.st_size, stat.st_mtime_ns
     except OSError as exc:
         result.problems.append(f"{path}: cannot read: {exc.strerror or exc}")
         return result

@@ -12,6 +12,8 @@ from typing import Any
 from agents.batch.executors import AsyncioExecutor, Executor
 from agents.batch.plan import BatchError, BatchPlan
 from agents.batch.state import (
+    MANIFEST_FILENAME,
+    WRITE_FAILURE,
     BatchProgress,
     BatchSummary,
     RunOutcome,
@@ -20,8 +22,12 @@ from agents.batch.state import (
     transcript_state,
     write_batch_manifest,
 )
+from agents.model_specs import AUTH_FAILURES_TO_STOP, AUTH_REASON
 from agents.runner import RunSpec
 from transcripts.events import FINISHED_STATUSES, Event, RunEnded, Usage
+from transcripts.locks import TranscriptBusy
+from transcripts.repair import repair_cut_off
+from transcripts.writable import OutputError, OutputWriteError, check_output_dir, describe_os_error
 
 __all__ = ["BatchOptions", "MIN_RUNS_FOR_RATE", "run_batch"]
 
@@ -73,7 +79,10 @@ async def run_batch(plan: BatchPlan, options: BatchOptions | int | None = None, 
         raise BatchError("--max-failure-rate must be between 0 and 1")
     started_at = time.perf_counter()
     out = plan.out_dir
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        check_output_dir(out)  # /proc, /sys, a file in the way, a full disk: one line, before any call
+    except OutputError as exc:
+        raise BatchError(str(exc)) from None
     cancel = opts.cancel or asyncio.Event()
     progress = BatchProgress(total=len(plan.runs))
     notify = opts.on_progress or (lambda _p: None)
@@ -83,6 +92,8 @@ async def run_batch(plan: BatchPlan, options: BatchOptions | int | None = None, 
         todo: list[RunSpec] = []
         finished = set(FINISHED_STATUSES) - ({"failed"} if retry_failed else set())
         for spec in plan.runs:
+            if note := repair_cut_off(spec.path):  # then rescored, or run again when its end was cut off
+                summary.repaired.append(note)
             state = transcript_state(spec.path)
             if state.status in finished:
                 progress.skipped += 1
@@ -123,7 +134,7 @@ async def run_batch(plan: BatchPlan, options: BatchOptions | int | None = None, 
         summary.outcomes = [outcomes[s.run_id] for s in plan.runs]
         summary.spent_now = Usage(prompt_tokens=progress.prompt_tokens, completion_tokens=progress.completion_tokens, cost_usd=progress.cost_usd)
 
-        if score and not summary.interrupted:
+        if score and not summary.interrupted and not summary.write_failed:
             progress.phase = "scoring"
             notify(progress)
             await _score_all(plan, summary, judge, opts.judge_samples, concurrency, cancel, notify)
@@ -132,7 +143,10 @@ async def run_batch(plan: BatchPlan, options: BatchOptions | int | None = None, 
         _account(plan, summary)
         summary.wall_s = time.perf_counter() - started_at
         if opts.write_manifest:
-            summary.manifest_path = write_batch_manifest(summary, command, concurrency)
+            try:
+                summary.manifest_path = write_batch_manifest(summary, command, concurrency)
+            except OSError as exc:  # the summary is still printed; the transcripts stay resumable
+                summary.manifest_error = f"cannot write {out / MANIFEST_FILENAME}: {describe_os_error(exc)}"
         notify(progress)
     return summary
 
@@ -149,6 +163,7 @@ async def _run_all(
     executor = opts.executor or AsyncioExecutor()
     max_failure_rate, min_runs = opts.max_failure_rate, opts.min_runs_for_rate
     stop: list[str] = []
+    auth_failures: list[str] = []
 
     def on_event(event: Event) -> None:
         usage = getattr(event, "usage", None)
@@ -181,9 +196,19 @@ async def _run_all(
             if task is not None and task.cancelling():
                 _record(spec, status, reason, began)
                 raise
+        except TranscriptBusy as exc:  # another process writes this run id: leave it alone, redo it next time
+            status, reason = "interrupted", str(exc)
+        except OutputWriteError as exc:  # disk full etc.: every further run would fail the same way
+            status, reason = "interrupted", str(exc)
+            if not stop:
+                stop.append(f"{WRITE_FAILURE}: {exc}; no new runs were started")
         except Exception as exc:  # noqa: BLE001 - isolate the run: record it, go on
             status, reason = "failed", f"{type(exc).__name__}: {exc}"
         _record(spec, status, reason, began)
+        if status == "failed" and reason.startswith(AUTH_REASON):
+            auth_failures.append(reason)
+            if len(auth_failures) >= AUTH_FAILURES_TO_STOP and not stop:
+                stop.append(f"authentication failed in {len(auth_failures)} runs ({reason}); no new runs were started")
         check_threshold()
         notify(progress)
 

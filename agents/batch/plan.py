@@ -113,6 +113,7 @@ def plan_batch(
     seed: int = 0,
     out_dir: Path | None = None,
     batch: str | None = None,
+    disclosure: str | None = None,
 ) -> BatchPlan:
     """Scenarios x teams x models x seeds (seed .. seed + repeats - 1), deduplicated by run id.
 
@@ -141,7 +142,7 @@ def plan_batch(
         for team, snapshot in loaded_teams:
             for model in models:
                 for s in range(seed, seed + repeats):
-                    spec = RunSpec(scenario=scenario, team=team, team_snapshot=snapshot, model=model or None, seed=s)
+                    spec = RunSpec(scenario=scenario, team=team, team_snapshot=snapshot, model=model or None, seed=s, disclosure=disclosure)
                     spec.__dict__["scenario_json"], spec.__dict__["scenario_hash"] = shared[id(scenario)]
                     spec.__dict__["team_hash"] = team_hashes[id(team)]
                     if spec.run_id in seen:

@@ -16,6 +16,7 @@ from transcripts.events import RunEnded, Usage
 
 MANIFEST_FILENAME = "batch.json"
 LOCK_FILENAME = ".batch.lock"
+WRITE_FAILURE = "write failure"  # prefix of BatchSummary.stopped when a transcript could not be written
 
 
 @dataclass
@@ -143,7 +144,14 @@ class BatchSummary:
     cache: dict[str, Any] | None = None
     scored: int = 0
     score_errors: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)  # transcripts whose cut-off last line was repaired
     manifest_path: Path | None = None
+    manifest_error: str | None = None  # batch.json could not be written (e.g. the disk is full)
+
+    @property
+    def write_failed(self) -> bool:
+        """Launching stopped because a transcript could not be written."""
+        return bool(self.stopped and self.stopped.startswith(WRITE_FAILURE))
 
     @property
     def counts(self) -> dict[str, int]:
@@ -155,9 +163,11 @@ class BatchSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 all good; 130 interrupted; 3 stopped by the failure threshold."""
+        """0 all good; 130 interrupted; 3 stopped by the failure threshold; 4 output not writable."""
         if self.interrupted:
             return 130
+        if self.write_failed or self.manifest_error:
+            return 4
         if self.stopped:
             return 3
         return 0
@@ -183,6 +193,7 @@ class BatchSummary:
             "by_team": self.by_team,
             "cache": self.cache,
             "score_errors": self.score_errors,
+            "repaired": self.repaired,
             "runs": [o.to_json(self.plan.out_dir) for o in self.outcomes],
         }
 

@@ -55,6 +55,7 @@ from agents.gateway.litellm_setup import (
     _routed,
     get_router,
     litellm_module,
+    provider_problem,
     set_router,
     set_scripted_fast_path,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "backoff_delay",
     "classify",
     "complete",
+    "provider_problem",
     "redact",
     "retry_after_of",
     "set_router",

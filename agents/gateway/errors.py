@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import os
-import re
 import time
 from typing import Any
+
+from transcripts.redaction import REDACTED, redact_secrets  # noqa: F401  (REDACTED: re-exported)
 
 ERROR_KINDS: tuple[str, ...] = ("timeout", "rate_limit", "server", "bad_request", "auth", "connection", "unknown")
 RETRYABLE_KINDS = frozenset({"timeout", "rate_limit", "server", "connection"})
@@ -40,33 +40,13 @@ class ModelCallError(Exception):
 
 # -- secrets ---------------------------------------------------------------------------------------
 
-_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD", re.IGNORECASE)
-_SECRET_PATTERNS = (
-    re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}"),
-    re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]{6,}"),
-    re.compile(r"(?i)((?:api[_-]?key|x-api-key|access[_-]?token|authorization)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{6,}"),
-    re.compile(r"\b(?:AIza[0-9A-Za-z_\-]{20,}|gh[pousr]_[A-Za-z0-9]{20,}|hf_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16})\b"),
-)
-REDACTED = "[redacted]"
 MAX_ERROR_CHARS = 2000
 
 
 def redact(text: str) -> str:
-    """`text` with API keys, bearer tokens and the values of *KEY*/*TOKEN*/*SECRET* env vars removed."""
-    text = str(text)
-    values = sorted(
-        {v for k, v in os.environ.items() if _SECRET_NAME.search(k) and len(v) >= 6},
-        key=len,
-        reverse=True,
-    )
-    for value in values:
-        if value in text:
-            text = text.replace(value, REDACTED)
-    for pattern in _SECRET_PATTERNS:
-        if pattern.groups:
-            text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
-        else:
-            text = pattern.sub(REDACTED, text)
+    """`text` with API keys, bearer tokens and the values of *KEY*/*TOKEN*/*SECRET* env vars removed,
+    capped at MAX_ERROR_CHARS (for error messages; the one redaction is transcripts/redaction.py)."""
+    text = redact_secrets(text)
     if len(text) > MAX_ERROR_CHARS:
         text = text[:MAX_ERROR_CHARS] + " ..."
     return text

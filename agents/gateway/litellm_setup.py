@@ -267,3 +267,21 @@ def _register_providers(litellm: Any) -> None:
     setup = getattr(getattr(litellm, "utils", None), "custom_llm_setup", None)
     if callable(setup):
         setup()
+
+
+def provider_problem(model: str) -> str | None:
+    """Why litellm cannot route `model` (no or unknown provider), or None. Imports litellm (lazily);
+    router model names and the built-in `scripted/` and `local/` models are always routable."""
+    if model in _ROUTER_NAMES or _is_scripted(model) or model.startswith("local/"):
+        return None
+    litellm = litellm_module()
+    try:
+        litellm.get_llm_provider(model)
+    except Exception:  # noqa: BLE001 - litellm raises its own BadRequestError subclasses
+        prefix = _provider(model)
+        known = sorted(str(getattr(p, "value", p)) for p in getattr(litellm, "provider_list", []))
+        close = [p for p in known if prefix and (p.startswith(prefix[:3]) or prefix.startswith(p[:3]))][:5]
+        hint = f"; did you mean {', '.join(close)}?" if close else f"; use provider/model, e.g. openai/gpt-4o-mini ({len(known)} providers known to litellm)"
+        what = f"unknown provider {prefix!r}" if prefix else "no provider"
+        return f"model {model!r}: {what}{hint}"
+    return None

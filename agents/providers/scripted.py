@@ -29,6 +29,7 @@ import asyncio
 import contextvars
 import hashlib
 import json
+import math
 import random
 import time
 from collections import OrderedDict
@@ -117,10 +118,15 @@ def parse_model(model: str) -> ScriptedConfig:
                 raise ScriptedFailure("bad_request", f"unknown option {key!r} in model {model!r}; options: {known}")
         except ValueError:
             raise ScriptedFailure("bad_request", f"option {key}={raw!r} in model {model!r} is not a number") from None
+        if not math.isfinite(values[key]):
+            raise ScriptedFailure("bad_request", f"option {key}={raw!r} in model {model!r} must be a finite number")
         if key in _RATE_OPTIONS and not 0.0 <= values[key] <= 1.0:
             raise ScriptedFailure("bad_request", f"option {key}={raw} in model {model!r} must be between 0 and 1")
         if key in ("latency", "retry_after") and values[key] < 0:
             raise ScriptedFailure("bad_request", f"option {key}={raw} in model {model!r} must not be negative")
+    total = sum(values.get(name, 0.0) for name in _RATE_OPTIONS)
+    if total > 1.0 + 1e-9:
+        raise ScriptedFailure("bad_request", f"failure rates in model {model!r} sum to {total:g}; they must sum to at most 1")
     return ScriptedConfig(policy=policy, **values)
 
 

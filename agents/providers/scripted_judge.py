@@ -24,6 +24,10 @@ def scripted_judge_reply(context: dict[str, Any]) -> dict[str, Any]:
     worst verdict chosen; with no verdict at all, a positive criterion is met when the final
     recommendation shares two content words with it. Diagnosis: normalised match or token F1 >= 0.5.
     """
+    if context.get("task") in ("conflict_map", "conflict_raised"):  # disclosure none: read the free text
+        from transcripts.scoring.text_match import scripted_conflict_reply
+
+        return scripted_conflict_reply(context)
     if context.get("task") == "diagnosis":
         expected, given = str(context.get("expected") or ""), str(context.get("given") or "")
         met = diagnosis_matches(expected, given) or overlap_f1(tokens(expected), tokens(given)) >= 0.5

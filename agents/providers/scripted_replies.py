@@ -31,14 +31,42 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
+# Words a paraphrase drops (never a negation: "not", "no", "never", "without" carry the meaning).
+_FILLER = frozenset(
+    "a an the to of and or so that this these those is are be been being her his their its it she he they them "
+    "we you your our in on at for by with as from into".split()
+)
+
+
+def paraphrase(text: str) -> str:
+    """The text in other words, as a model that knows the case would put it: its content words, in
+    order, filler dropped. Under disclosure `none` the scripted council writes its choices this way,
+    so no prompt repeats an option's text and the judge must map the words back to an option."""
+    words = text.strip().rstrip(".").split()
+    kept = [w for w in words if w.lower().strip(",;:()\"'") not in _FILLER] or words
+    out = " ".join(kept)
+    if " ".join(words).lower() == out.lower() and len(kept) > 1:  # nothing to drop: reorder the opening
+        out = f"{kept[1]} {kept[0]} " + " ".join(kept[2:])
+    return out
+
+
+def _open_ended(req: ScriptedRequest) -> bool:
+    return req.context.get("disclosure") == "none"
+
+
+def _say(req: ScriptedRequest, text: str) -> str:
+    return _sentence(paraphrase(text)) if _open_ended(req) else _sentence(text)
+
+
 def build_turn(req: ScriptedRequest) -> dict[str, Any]:
     case, member, round_no = req.case, req.member, req.round
     rng = req.rng("turn", member, round_no)
     chosen = [(c, req.choose(c)) for c in case.conflicts]
+    open_ended = _open_ended(req)
     lead = rng.choice(_ROLE_LEADS.get(member, ("In my view", "As I see it", "Having read the case")))
     if chosen:
-        position = f"{lead}, I favour this: " + " ".join(_sentence(o.text) for _c, o in chosen[:2])
-        recommendation = " ".join(_sentence(o.text) for _c, o in chosen)
+        position = f"{lead}, I favour this: " + " ".join(_say(req, o.text) for _c, o in chosen[:2])
+        recommendation = " ".join(_say(req, o.text) for _c, o in chosen)
     else:
         diagnosis = _diagnosis(req)
         position = f"{lead}, the findings point to {diagnosis or 'a diagnosis we can confirm with more tests'}."
@@ -52,10 +80,16 @@ def build_turn(req: ScriptedRequest) -> dict[str, Any]:
         for ids in (g for g in groups if g):
             claims.append({"text": "The record shows: " + " ".join(_sentence(case.fact_text(f)) for f in ids), "facts": ids})
 
-    concerns = [
-        {"dimension": c.dimensions[0], "text": f"{c.title}: {_sentence(c.description)}", "conflict": c.id}
-        for c in case.conflicts[:MAX_ITEMS]
-    ]
+    if open_ended:  # noticed in its own words: no title, no conflict id
+        concerns = [
+            {"dimension": c.dimensions[0], "text": f"What worries me: {_say(req, c.description)}"}
+            for c in case.conflicts[:MAX_ITEMS]
+        ]
+    else:
+        concerns = [
+            {"dimension": c.dimensions[0], "text": f"{c.title}: {_sentence(c.description)}", "conflict": c.id}
+            for c in case.conflicts[:MAX_ITEMS]
+        ]
 
     replies = []
     previous = req.context.get("previous_speaker")
@@ -78,7 +112,7 @@ def build_turn(req: ScriptedRequest) -> dict[str, Any]:
 
     base = {"preferred": 0.8, "acceptable": 0.65, "unacceptable": 0.55, "mixed": 0.6}[req.policy]
     confidence = round(min(0.95, base + rng.uniform(0.0, 0.1) + 0.03 * (round_no - 1)), 2)
-    return {
+    body = {
         "position": position,
         "recommendation": recommendation,
         "claims": claims[:MAX_ITEMS],
@@ -88,6 +122,9 @@ def build_turn(req: ScriptedRequest) -> dict[str, Any]:
         "requested_facts": requested,
         "confidence": confidence,
     }
+    if open_ended:
+        del body["choices"]
+    return body
 
 
 def _diagnosis(req: ScriptedRequest) -> str | None:
@@ -109,7 +146,7 @@ def build_resolution(req: ScriptedRequest) -> dict[str, Any]:
     case = req.case
     chosen = [(c, req.choose(c)) for c in case.conflicts]
     diagnosis = _diagnosis(req)
-    parts = [_sentence(o.text) for _c, o in chosen]
+    parts = [_say(req, o.text) for _c, o in chosen]
     if diagnosis:
         parts.insert(0, f"Working diagnosis: {diagnosis}.")
     if not parts:
@@ -117,17 +154,17 @@ def build_resolution(req: ScriptedRequest) -> dict[str, Any]:
     final = " ".join(parts)
     tradeoffs = [d for d in DIMENSIONS if any(d in c.dimensions for c in case.conflicts)]
     dissent = []
-    if any(o.verdict == "unacceptable" for _c, o in chosen):
+    if any(o.verdict == "unacceptable" for _c, o in chosen) and req.members != [req.member]:  # nobody to dissent when alone
         members = req.members
         objector = "safety_critic" if "safety_critic" in members else (members[-1] if members else "member")
         worst = next(o for _c, o in chosen if o.verdict == "unacceptable")
-        dissent.append({"member": objector, "text": f"Objects to this course: {_sentence(worst.text)}"})
+        dissent.append({"member": objector, "text": f"Objects to this course: {_say(req, worst.text)}"})
     pending = [f for f in case.on_request_ids() if f not in req.revealed]
     uncertainty = (
         f"Results not yet reviewed ({', '.join(pending)}) may change the plan." if pending
         else "How the patient and family will respond, and the prognosis, remain uncertain."
     )
-    return {
+    body = {
         "final_recommendation": final,
         "choices": [{"conflict": c.id, "option": o.id, "rationale": o.rationale} for c, o in chosen],
         "tradeoffs": tradeoffs,
@@ -136,6 +173,9 @@ def build_resolution(req: ScriptedRequest) -> dict[str, Any]:
         "sign_off": "attending physician",
         "diagnosis": diagnosis,
     }
+    if _open_ended(req):
+        del body["choices"]
+    return body
 
 
 def _budget_used(ctx: dict[str, Any], counts: dict[str, int]) -> bool:

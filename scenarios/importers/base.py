@@ -9,6 +9,7 @@ source is one JSON object per line) and one line in the registry (`scenarios/imp
 from __future__ import annotations
 
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -104,7 +105,23 @@ class JsonLinesImporter(Importer):
                 except json.JSONDecodeError as exc:
                     yield SourceRecord(locator, error=f"not valid JSON: {exc.msg} (column {exc.colno})")
                     continue
-                yield SourceRecord(locator, data=data)
+                yield SourceRecord(locator, data=neutralise(data))
+
+
+# Terminal control characters (C0 but newline and tab, DEL, C1), bidi overrides and isolates, zero-width
+# and invisible format characters: meaningless in a case text, harmful when the case is printed.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]")
+
+
+def neutralise(value: Any) -> Any:
+    """Imported data with every unsafe character removed from its strings (keys included)."""
+    if isinstance(value, str):
+        return _UNSAFE.sub("", value)
+    if isinstance(value, list):
+        return [neutralise(v) for v in value]
+    if isinstance(value, dict):
+        return {neutralise(k): neutralise(v) for k, v in value.items()}
+    return value
 
 
 def _validation_message(exc: ValidationError) -> str:

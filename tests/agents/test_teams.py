@@ -35,7 +35,7 @@ def problems_of(path: Path) -> list[str]:
 
 
 def test_bundled_teams_load_with_the_documented_settings():
-    assert [p.stem for p in list_teams()] == ["default", "moderated", "parallel", "with-pharmacist"]
+    assert [p.stem for p in list_teams()] == ["default", "moderated", "parallel", "self-consistency", "solo", "with-pharmacist"]
     default = load_team("default")
     assert default.member_ids() == CORE and default.chair.role == "chair"
     assert default.model == "local/smollm2" and default.protocol == "round_robin"
@@ -46,13 +46,18 @@ def test_bundled_teams_load_with_the_documented_settings():
     }
     assert load_team("moderated").protocol == "moderated"
     assert load_team("parallel").protocol == "parallel"
+    solo, sc = load_team("solo"), load_team("self-consistency")
+    assert (solo.protocol, solo.members, solo.chair.role) == ("solo", [], "clinician")
+    assert (sc.protocol, sc.members, sc.limits.samples) == ("self_consistency", [], 9)
+    assert sc.limits.samples == default.limits.max_rounds * len(default.members) + 1, "as many calls as the default council"
+    assert default.disclosure == "options"
     pharm = load_team("with-pharmacist")
     assert "pharmacist" in pharm.member_ids()
     assert pharm.temperature_for(pharm.member("pharmacist")) != pharm.sampling.temperature
 
 
 def test_every_bundled_persona_is_short_and_cites_facts():
-    for role in [*CORE, "chair", "pharmacist"]:
+    for role in [*CORE, "chair", "pharmacist", "clinician"]:
         text = (PROMPTS_DIR / f"{role}.md").read_text(encoding="utf-8")
         assert 100 <= len(text.split()) <= 220, role
         assert "fact id" in text and "Never invent" in text, role

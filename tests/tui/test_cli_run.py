@@ -86,3 +86,27 @@ def test_a_team_with_a_judge_gets_its_rubric_graded(tmp_path):
     assert card["judge"] == "scripted/preferred"
     rubric = [i for i in card["items"] if i["kind"] == "rubric"]
     assert rubric and all(i["graded"] for i in rubric)
+
+
+def test_run_with_disclosure_none_and_a_judge_end_to_end(tmp_path):
+    args = ["run", CASE, "--model", "scripted/preferred", "--disclosure", "none", "--judge", "scripted/preferred", "--out", str(tmp_path)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "disclosure none" in result.output and "(judged)" in result.output and "judge quotes:" in result.output
+    transcript = read_transcript(next(tmp_path.glob("*.jsonl")))
+    assert transcript.started.disclosure == "none"
+    card = transcript.latest_score().scorecard
+    assert card["judge"] == "scripted/preferred"
+    assert all(c["judged"] and c["verdict"] == "preferred" and c["quote"] for c in card["conflicts"])
+    # without a judge: a clear note, and the conflicts are not assessed
+    result = CliRunner().invoke(cli, ["run", CASE, "--model", "scripted/preferred", "--disclosure", "none", "--out", str(tmp_path / "nojudge"), "--json"])
+    assert result.exit_code == 0
+    assert "not assessed" in result.stderr
+    summary = json.loads(result.stdout)
+    assert all(not c["assessed"] for c in summary["scorecard"]["conflicts"])
+
+
+def test_run_a_baseline_team(tmp_path):
+    result = CliRunner().invoke(cli, ["run", CASE, "--team", "self-consistency", "--model", "scripted/mixed", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "[answer 9]" in result.output and "protocol self_consistency" in result.output

@@ -14,6 +14,7 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
+from transcripts.redaction import redact_secrets
 
 CACHE_FILENAME = ".judge-cache.sqlite"
 CACHE_ENV = "GRANDROUNDS_JUDGE_CACHE"
@@ -69,7 +70,7 @@ class JudgeCache:
             try:
                 self._db.execute(
                     "INSERT OR REPLACE INTO replies (key, model, text, usage) VALUES (?, ?, ?, ?)",
-                    (key, model, text, json.dumps(usage)),
+                    (key, model, redact_secrets(text), json.dumps(usage)),
                 )
                 self._db.commit()
             except sqlite3.Error:

@@ -11,13 +11,18 @@ import os
 from pathlib import Path
 
 from transcripts.events import FINISHED_STATUSES, Scored, Usage
+from transcripts.locks import TranscriptBusy, TranscriptLock
+from transcripts.redaction import redacted_json
 from transcripts.scoring import rules
 from transcripts.scoring.aggregate import aggregate
 from transcripts.scoring.cache import JudgeCache, default_cache_path
+from transcripts.scoring.conflict_judge import judge_conflicts
 from transcripts.scoring.judge import Complete, Judge, JudgeUnavailable
 from transcripts.scoring.run_view import ScoringError, run_view
 from transcripts.scoring.scorecard import Scorecard
 from transcripts.store import Transcript, read_transcript
+
+LOCK_WAIT_S = 5.0  # a scorer waits this long for another scorer's append
 
 SCORER_VERSION = "1.0"
 
@@ -25,7 +30,10 @@ SCORER_VERSION = "1.0"
 async def abuild_scorecard(transcript: Transcript, judge: Judge | None = None) -> tuple[Scorecard, Usage]:
     """The scorecard of a transcript (no side effects). Raises ScoringError if it cannot be scored."""
     view = run_view(transcript)
-    conflicts, items = rules.conflict_outcomes(view)
+    judged = None
+    if view.open_ended and judge is not None and view.scenario.conflicts:
+        judged = await judge_conflicts(judge, view)  # the judge reads; the rules below score
+    conflicts, items = rules.conflict_outcomes(view, judged)
     hits, flag_items = rules.red_flag_items(view)
     items += flag_items
     grounding, grounding_items = rules.grounding(view)
@@ -46,7 +54,8 @@ async def abuild_scorecard(transcript: Transcript, judge: Judge | None = None) -
     agreement = None
     ungraded = 0
     if judge is not None and view.scenario.rubric:
-        graded = await judge.grade_rubric(view)
+        readings = {c.id: (c.option, c.verdict) for c in conflicts if c.judged and c.verdict}
+        graded = await judge.grade_rubric(view, readings or None)
         items += graded.items
         agreement, ungraded = graded.agreement, graded.ungraded
     process = rules.process(view)
@@ -97,12 +106,26 @@ def current_score(transcript: Transcript, judge: str | None = None) -> Scored | 
     return None
 
 
-def _append(path: Path, transcript: Transcript, event: Scored) -> None:
-    """Append one line, refusing if the file changed since it was read or does not end in a newline.
+def _append(path: Path, transcript: Transcript, event: Scored) -> bool:
+    """Append one line under the transcript's lock, refusing if the file changed since it was read
+    or does not end in a newline. False when another scorer appended this score meanwhile.
 
     Not fsynced: a score is derived data; if a crash loses it, `needs_score` asks for it again.
     """
-    with open(path, "rb+") as fh:
+    try:
+        lock = TranscriptLock(path).acquire(wait_s=LOCK_WAIT_S)
+    except TranscriptBusy:
+        raise ScoringError(f"{path}: another process is writing this transcript; score not recorded (score it again later)") from None
+    with lock:
+        fh = lock.fh
+        assert fh is not None
+        stat = os.fstat(fh.fileno())
+        unchanged = transcript.size >= 0 and (stat.st_size, stat.st_mtime_ns) == (transcript.size, transcript.mtime_ns)
+        now = transcript if unchanged else read_transcript(path)  # re-read only when it may have changed
+        if len(now.events) != len(transcript.events) or now.truncated != transcript.truncated:
+            if any(s.scorer_version == event.scorer_version and s.judge == event.judge for s in now.scores[len(transcript.scores):]):
+                return False  # another scorer got there first: no duplicate
+            raise ScoringError(f"{path}: changed since it was read; score not recorded (score it again)")
         fh.seek(0, os.SEEK_END)
         size = fh.tell()
         if size:
@@ -112,7 +135,9 @@ def _append(path: Path, transcript: Transcript, event: Scored) -> None:
         fh.seek(0)
         event.seq = sum(1 for line in fh if line.strip())  # as TranscriptWriter numbers lines
         fh.seek(0, os.SEEK_END)
-        fh.write((event.model_dump_json() + "\n").encode("utf-8"))
+        fh.write((redacted_json(event.model_dump_json()) + "\n").encode("utf-8"))
+        fh.flush()
+    return True
 
 
 def make_judge(model: str | None, samples: int, path: Path, complete: Complete | None = None) -> Judge | None:
@@ -151,8 +176,7 @@ def record_score(path: Path, transcript: Transcript, card: Scorecard, usage: Usa
     if appendable(transcript) is not None:
         return False
     event = Scored(scorer_version=SCORER_VERSION, judge=card.judge, scorecard=card, usage=usage or Usage())
-    _append(Path(path), transcript, event)
-    return True
+    return _append(Path(path), transcript, event)
 
 
 def score_transcript(

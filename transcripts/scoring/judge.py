@@ -221,13 +221,23 @@ class Judge:
     def temperature(self) -> float:
         return 0.0 if self.samples == 1 else SAMPLE_TEMPERATURE
 
-    async def _sample(self, messages: list[dict[str, str]], context: dict[str, Any], sample: int) -> SampleResult:
+    async def _sample(
+        self,
+        messages: list[dict[str, str]],
+        context: dict[str, Any],
+        sample: int,
+        *,
+        parse: Callable[[str], Any] = parse_judgement,
+        schema: dict[str, Any] | None = None,
+    ) -> SampleResult:
+        """One sample (cached by content). `parse` turns the reply text into the judgement (None =
+        unparseable); the default is a rubric judgement, the conflict mapping passes its own."""
         prompt = json.dumps(messages, ensure_ascii=False)
         key = cache_key(self.model, prompt, sample, self.temperature)
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
-                judgement = parse_judgement(hit[0])
+                judgement = parse(hit[0])
                 if judgement is not None:
                     self.cache_hits += 1
                     return SampleResult(judgement, None, Usage.model_validate({**hit[1], "cached": True}), True)
@@ -241,6 +251,7 @@ class Judge:
                 seed=sample + attempt * RETRY_SEED_OFFSET,
                 context={**context, "sample": sample, "attempt": attempt},
                 timeout_s=self.timeout_s,
+                **({"schema": schema} if schema is not None else {}),
             )
             try:
                 async with self._limit:
@@ -250,7 +261,7 @@ class Judge:
                 return SampleResult(None, f"judge call failed ({exc})", usage, False)
             self.calls += 1
             usage = usage + call_usage
-            judgement = parse_judgement(text)
+            judgement = parse(text)
             if judgement is not None:
                 if self.cache is not None:
                     self.cache.put(key, self.model, text, call_usage.model_dump(mode="json"))
@@ -268,9 +279,14 @@ class Judge:
             if not r.cached:
                 self.usage = self.usage + r.usage
 
-    async def grade_rubric(self, view: RunView) -> RubricResult:
+    async def grade_rubric(self, view: RunView, judged: dict[str, tuple[str, str]] | None = None) -> RubricResult:
+        """`judged`: conflict id -> (option id, verdict) from the judge's reading of a free-text
+        resolution (disclosure `none`), used where the resolution itself picks no option ids."""
         case_text = deliberation_text(view)
         chosen, verdicts = _verdicts(view)
+        if judged:
+            chosen = {**{c: o for c, (o, _v) in judged.items()}, **chosen}
+            verdicts = {**{c: v for c, (_o, v) in judged.items()}, **verdicts}
         base_context = {
             "task": "rubric",
             "scenario": view.scenario.model_dump(mode="json"),

@@ -46,6 +46,11 @@ class RunView:
     rounds_used: int
     status: str
     problems: list[str] = field(default_factory=list)
+    disclosure: str = "options"  # options | none: under none, conflict outcomes need a judge
+
+    @property
+    def open_ended(self) -> bool:
+        return self.disclosure == "none"
 
     @property
     def finished(self) -> bool:
@@ -124,4 +129,5 @@ def run_view(transcript: Transcript) -> RunView:
         rounds_used=rounds_used,
         status=transcript.status,
         problems=problems,
+        disclosure=str(getattr(started, "disclosure", None) or "options"),
     )

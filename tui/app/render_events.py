@@ -11,6 +11,7 @@ from typing import Any
 from rich.text import Text
 
 from transcripts.events import (
+    AnswerSampled,
     ChairDecided,
     FactRevealed,
     ModelErrored,
@@ -95,6 +96,9 @@ def render_step(model: ReplayModel, step: Step) -> Text:
         return text
     if isinstance(event, ResolutionReached):
         return _render_resolution(model, event)
+    if isinstance(event, AnswerSampled):  # one of a self_consistency run's independent answers
+        as_resolution = ResolutionReached(ok=event.ok, resolution=event.resolution, error=event.error)
+        return _render_resolution(model, as_resolution, title=f"◇ Independent answer {event.index}")
     if isinstance(event, RunEnded):
         return _render_end(event)
     if isinstance(event, Scored):
@@ -119,10 +123,16 @@ def _render_case(model: ReplayModel, event: RunStarted) -> Text:
     models = sorted({literal(m, one_line=True) for m in event.models.values()})
     text.append(
         f"Team {literal(event.team_id, one_line=True)} · {literal(event.protocol, one_line=True)} · "
-        f"{', '.join(models)} · seed {event.seed}",
+        f"{_disclosure_note(event)}{', '.join(models)} · seed {event.seed}",
         style=DIM,
     )
     return text
+
+
+def _disclosure_note(event: RunStarted) -> str:
+    """`disclosure none · ` for free-text runs; nothing for the default (options), so the line stays short."""
+    level = getattr(event, "disclosure", "options") or "options"
+    return "" if level == "options" else f"disclosure {literal(level, one_line=True)} (no options shown) · "
 
 
 def _render_turn(model: ReplayModel, event: TurnTaken) -> Text:
@@ -212,9 +222,9 @@ def _render_turn(model: ReplayModel, event: TurnTaken) -> Text:
     return text
 
 
-def _render_resolution(model: ReplayModel, event: ResolutionReached) -> Text:
+def _render_resolution(model: ReplayModel, event: ResolutionReached, title: str = "★ Resolution") -> Text:
     text = HangingText()
-    text.append("★ Resolution", style="bold reverse " + speaker_style("chair").replace("bold ", ""))
+    text.append(title, style="bold reverse " + speaker_style("chair").replace("bold ", ""))
     text.append("\n")
     if not event.ok or not event.resolution:
         text.append("The chair produced no valid resolution: ", style="bold red")

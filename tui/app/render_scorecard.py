@@ -45,12 +45,20 @@ def render_scorecard(card: dict[str, Any], model: ReplayModel | None = None, bar
             else:
                 text.append("never raised", style="red")
             text.append(" · ")
-            if c.get("addressed"):
+            if c.get("assessed") is False:
+                text.append("not assessed (free text, no judge)", style=DIM)
+            elif c.get("addressed"):
                 verdict = c.get("verdict")
                 text.append(literal(c.get("option", ""), one_line=True), style=verdict_style(verdict))
                 text.append(f" ({literal(verdict or '?', one_line=True)})", style=verdict_style(verdict))
             else:
                 text.append("not addressed", style="red")
+            if c.get("judged"):
+                text.append(" · judged", style=DIM)
+                if c.get("quote"):
+                    text.append(f' · "{literal(c.get("quote"), one_line=True)}"', style="italic")
+                if c.get("raised_quote"):
+                    text.append(f' · raised: "{literal(c.get("raised_quote"), one_line=True)}"', style="italic dim")
             text.hang(start, 4)
             text.append("\n")
     items = _l(card.get("items"))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from transcripts.events import (
+    AnswerSampled,
     ChairDecided,
     Event,
     FactRevealed,
@@ -30,6 +31,7 @@ _KINDS: dict[type, str] = {
     FactRevealed: "fact",
     ChairDecided: "chair",
     ModelErrored: "error",
+    AnswerSampled: "answer",
     ResolutionReached: "resolution",
     RunEnded: "end",
     Scored: "score",

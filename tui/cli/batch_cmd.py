@@ -15,6 +15,26 @@ from rich.console import Console
 from tui.cli.errors import UserError
 from tui.cli.otel_option import otel_options, start_otel, stop_otel
 from tui.cli.router_option import router_option, use_router
+from tui.safe_text import json_visible
+
+PLAN_CONFIRM_ABOVE = 5_000  # runs; a bigger plan needs --yes
+
+
+def _count_cases(cases: tuple[str, ...]) -> int:
+    """How many scenario files the CASE arguments name (a folder counts its files), without loading them."""
+    from scenarios.loader import iter_scenario_files
+
+    count = 0
+    for case in cases:
+        path = Path(case)
+        try:
+            count += len(iter_scenario_files(path)) if path.is_dir() else 1
+        except Exception:  # noqa: BLE001 - planning reports bad arguments properly
+            count += 1
+    return count
+
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name))
 
 
 @click.command(
@@ -23,6 +43,8 @@ Examples:
   grandrounds batch scenarios/library --team default --team parallel --model scripted/mixed --repeats 2 --out runs/exp1
   grandrounds batch scenarios/library --model openai/gpt-4o-mini --concurrency 8 --cache --max-failure-rate 0.2
   grandrounds batch insulin-error-disclosure hiv-partner-notification --team my-team.yaml --judge openai/gpt-4o-mini
+  grandrounds batch scenarios/library --team default --team solo --team self-consistency --model scripted/mixed \
+    --disclosure none --judge scripted/preferred --out runs/baselines   # does the council help?
   OPENAI_API_BASE=http://127.0.0.1:8000/v1 OPENAI_API_KEY=none GRANDROUNDS_RESPONSE_FORMAT=json_schema \\
     grandrounds batch scenarios/library --model openai/Qwen2.5-7B-Instruct     # a local vLLM server
   grandrounds batch scenarios/library --model council --router router.yaml       # several deployments, litellm routing
@@ -31,8 +53,10 @@ Examples:
 \b
 Re-running the same command resumes: finished runs (completed, limit_reached, failed) are skipped,
 interrupted or killed ones run again; --retry-failed runs failed ones again too. Ctrl-C stops the
-batch: runs in flight end as `interrupted`, the summary is printed, exit code 130. Exit code 3
-means --max-failure-rate stopped the batch. Results: the transcripts and batch.json in --out.
+batch (so does SIGTERM): runs in flight end as `interrupted`, the summary is printed, exit code 130.
+Exit code 3 means --max-failure-rate (or three refused API keys) stopped the batch; 4 means the
+output could not be written (disk full): free space and run the same command again. A plan of more
+than 5,000 runs needs --yes. Results: the transcripts and batch.json in --out.
 Then: grandrounds compare OUT --by team
 """
 )
@@ -49,17 +73,19 @@ Then: grandrounds compare OUT --by team
 @click.option("--max-failure-rate", type=click.FloatRange(0.0, 1.0), default=None, help="Stop launching runs when more than this share of finished runs failed (after --min-runs).")
 @click.option("--min-runs", default=10, show_default=True, type=click.IntRange(1), help="Finished runs needed before --max-failure-rate applies.")
 @click.option("--score/--no-score", default=True, show_default=True, help="Score the transcripts that need it when the runs are done.")
-@click.option("--judge", default=None, help="Judge model for rubric grading (adds judge calls, counted separately).")
+@click.option("--judge", default=None, help="Judge model for rubric grading and, under --disclosure none, for mapping free text to the conflicts (adds judge calls, counted separately).")
 @click.option("--judge-samples", default=1, show_default=True, type=click.IntRange(1, 9), help="Judge samples per rubric criterion.")
+@click.option("--disclosure", type=click.Choice(["options", "none"]), default=None, help="Override every team's disclosure: options (agents pick option ids) or none (only the case and question; free text, scored by --judge).")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest (batch.json) on stdout instead of the text summary.")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
+@click.option("--yes", "-y", is_flag=True, help=f"Run a plan of more than {PLAN_CONFIRM_ABOVE:,} runs (e.g. --repeats 100000).")
 @router_option
 @otel_options
 def batch(
     cases: tuple[str, ...], teams: tuple[str, ...], models: tuple[str, ...], repeats: int, seed: int, concurrency: int,
     out_dir: Path | None, batch_name: str | None, cache: bool, retry_failed: bool, max_failure_rate: float | None,
-    min_runs: int, score: bool, judge: str | None, judge_samples: int, as_json: bool, no_progress: bool, router_file: Path | None,
-    otel: bool, otel_endpoint: str | None, otel_content: bool,
+    min_runs: int, score: bool, judge: str | None, judge_samples: int, disclosure: str | None, as_json: bool, no_progress: bool,
+    yes: bool, router_file: Path | None, otel: bool, otel_endpoint: str | None, otel_content: bool,
 ) -> None:
     """Run every CASE (scenario files, folders or library ids) with every --team, --model and seed."""
     from agents.batch import BatchError, plan_batch
@@ -67,15 +93,24 @@ def batch(
     use_router(router_file)
     if start_otel(otel, otel_endpoint, otel_content):
         click.get_current_context().call_on_close(stop_otel)  # after scoring: scores go on the run spans
+    planned = _count_cases(cases) * len(teams) * max(1, len(models)) * repeats  # before planning: it takes memory
+    if planned > PLAN_CONFIRM_ABOVE and not yes:
+        raise UserError(
+            f"this plan has about {planned:,} runs ({_count_cases(cases)} case(s) x {len(teams)} team(s) x "
+            f"{max(1, len(models))} model(s) x {repeats:,} repeat(s)); add --yes to run more than {PLAN_CONFIRM_ABOVE:,}"
+        )
     try:
-        plan = plan_batch(cases, teams, models=list(models) or [None], repeats=repeats, seed=seed, out_dir=out_dir, batch=batch_name)
+        plan = plan_batch(
+            cases, teams, models=list(models) or [None], repeats=repeats, seed=seed, out_dir=out_dir, batch=batch_name,
+            disclosure=disclosure,
+        )
     except BatchError as exc:
         raise UserError(str(exc)) from None
     if not plan.runs:
         raise UserError("nothing to run: no scenarios")
     from tui.cli.run_cmd import _check_models
 
-    _check_models({m for spec in plan.runs[:1] + plan.runs[-1:] for m in spec.models.values()} | ({judge} if judge else set()))
+    _check_models({m for spec in plan.runs for m in spec.models.values()} | ({judge} if judge else set()))
     err = Console(stderr=True, highlight=False)
     err.print(
         f"batch {plan.batch}: {len(plan.runs)} runs ({plan.scenarios} scenarios x {len(teams)} team(s) x "
@@ -94,7 +129,7 @@ def batch(
         click.echo(f"\ninterrupted; transcripts so far are in {plan.out_dir}", err=True)
         sys.exit(130)
     if as_json:
-        click.echo(json.dumps(summary.manifest(command, concurrency) | {"manifest": str(summary.manifest_path)}, indent=2, ensure_ascii=False))
+        click.echo(json_visible(json.dumps(summary.manifest(command, concurrency) | {"manifest": str(summary.manifest_path)}, indent=2, ensure_ascii=False)))
     else:
         _print_summary(summary)
     if summary.exit_code:
@@ -110,12 +145,15 @@ async def _main(plan: Any, concurrency: int, err: Console, *, show_progress: boo
     def on_sigint() -> None:
         cancel.set()
         err.print("\nstopping: waiting for runs in flight to record `interrupted` (Ctrl-C again to quit at once)", markup=False)
-        loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C raises KeyboardInterrupt
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)  # a second Ctrl-C raises KeyboardInterrupt; a second SIGTERM kills
 
-    try:
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
-    except (NotImplementedError, RuntimeError):  # pragma: no cover - not the main thread / Windows
-        pass
+    # SIGTERM (timeout, container stop, Slurm) is handled like Ctrl-C: `interrupted`, batch.json, summary.
+    for sig in STOP_SIGNALS:
+        try:
+            loop.add_signal_handler(sig, on_sigint)
+        except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover - not the main thread / Windows
+            pass
     view = _ProgressView(err, len(plan.runs)) if show_progress else None
     try:
         if view is not None:
@@ -124,10 +162,11 @@ async def _main(plan: Any, concurrency: int, err: Console, *, show_progress: boo
     finally:
         if view is not None:
             view.stop()
-        try:
-            loop.remove_signal_handler(signal.SIGINT)
-        except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover
-            pass
+        for sig in STOP_SIGNALS:
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover
+                pass
 
 
 class _ProgressView:
@@ -205,6 +244,8 @@ def _print_summary(summary: Any) -> None:
         out(f"scored {c['scored']} transcript(s)")
     for problem in summary.score_errors[:5]:
         out(f"  scoring: {problem}")
+    for note in getattr(summary, "repaired", [])[:5]:
+        out(f"  repaired: {note}")
     failed = [o for o in summary.outcomes if o.status == "failed" and not o.skipped]
     for o in failed[:5]:
         out(f"  failed: {o.run_id}: {o.reason}")
@@ -214,6 +255,8 @@ def _print_summary(summary: Any) -> None:
         out(f"stopped early: {summary.stopped}")
     if summary.interrupted:
         out("interrupted: runs in flight were recorded as `interrupted`; run the same command again to resume")
-    out(f"results: {summary.plan.out_dir}  (manifest: {summary.manifest_path})")
+    out(f"results: {summary.plan.out_dir}  (manifest: {summary.manifest_path or 'not written'})")
+    if getattr(summary, "write_failed", False) or getattr(summary, "manifest_error", None):
+        click.echo(f"grandrounds: error: {summary.manifest_error or summary.stopped}", err=True)
     if not summary.interrupted:
         out(f"next: grandrounds compare {summary.plan.out_dir} --by team")

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from tui.cli.errors import UserError
+from tui.safe_text import json_visible, visible
 
 
 @click.command(
@@ -53,9 +54,18 @@ def compare(runs_dir: Path, by: str, baseline: str | None, fmt: str | None, out_
     result.source = str(runs_dir)
     result.problems = problems
     text = render(result, fmt)
+    if fmt in ("md", "csv"):  # text from transcripts: no raw escape in a terminal or a `cat`
+        text = visible(text)
+    elif fmt == "json":
+        text = json_visible(text)
     if out_file is None:
         click.echo(text, nl=False)
+        if fmt == "csv":  # Markdown, HTML and JSON say it themselves
+            click.echo(visible(result.coverage(), one_line=True), err=True)
         return
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    out_file.write_text(text, encoding="utf-8")
-    click.echo(f"wrote {out_file} ({fmt}; {result.runs} runs, {len(result.groups)} groups by {by}, baseline {result.baseline})", err=True)
+    try:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{out_file}: cannot write: {exc.strerror or exc}") from None
+    click.echo(visible(f"wrote {out_file} ({fmt}; {result.coverage()}; {len(result.groups)} groups by {by}, baseline {result.baseline})", one_line=True), err=True)

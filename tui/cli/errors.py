@@ -7,13 +7,19 @@ from typing import NoReturn
 import click
 
 
+ERROR_LIMIT = 1000  # characters of an error message; echoed values beyond it are elided
+
+
 class UserError(click.ClickException):
     """An error a user can act on. Printed as `grandrounds: error: <message>`, exit code 2."""
 
     exit_code = 2
 
     def show(self, file=None) -> None:  # type: ignore[override]
-        click.echo(f"grandrounds: error: {self.format_message()}", err=True)
+        from tui.safe_text import visible
+
+        message = visible(self.format_message(), one_line=True, limit=ERROR_LIMIT)
+        click.echo(f"grandrounds: error: {message}", err=True)
 
 
 def fail(message: str) -> NoReturn:

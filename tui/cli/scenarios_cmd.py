@@ -28,6 +28,9 @@ from scenarios.loader import (
 )
 from scenarios.model import DIMENSIONS, Scenario
 from tui.cli.errors import UserError
+from tui.safe_text import json_visible, safe_model, visible
+
+ERROR_LINE_LIMIT = 1000  # characters of one problem line (a 1 MB id is elided, not echoed)
 
 VERDICT_STYLE = {"preferred": "bold green", "acceptable": "yellow", "unacceptable": "bold red"}
 
@@ -44,6 +47,11 @@ def first_problem(problems: list[str], path: str, command: str) -> str:
 
 
 def display_path(path: Path) -> str:
+    """The path relative to the working folder when it is under it; control characters made visible."""
+    return visible(_display_path(path))
+
+
+def _display_path(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
@@ -101,7 +109,7 @@ def list_(path: str | None, dimensions: tuple[str, ...], tags: tuple[str, ...], 
              "dimensions": s.dimensions(), "conflicts": len(s.conflicts), "file": display_path(file)}
             for file, s in selected
         ]
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(json_visible(json.dumps(rows, indent=2, ensure_ascii=False)))
     elif not selected:
         click.echo(f"no scenarios{' match' if loaded else ''} in {display_path(folder)}", err=True)
     else:
@@ -112,6 +120,7 @@ def list_(path: str | None, dimensions: tuple[str, ...], tags: tuple[str, ...], 
         table.add_column("dimensions", ratio=2, overflow="fold")
         table.add_column("conflicts", justify="right", no_wrap=True)
         for _, s in selected:
+            s = safe_model(s)
             table.add_row(Text(s.id, style="cyan"), Text(s.title), Text(s.specialty), Text(", ".join(s.dimensions()) or "-"), Text(str(len(s.conflicts))))
         console().print(table)
     if invalid:
@@ -162,6 +171,7 @@ def _kv_table(mapping: dict[str, Any]) -> Table:
 
 def render_scenario(s: Scenario, file: str) -> Group:
     """The case as a teaching handout: every field, in file order, as literal text."""
+    s, file = safe_model(s), visible(file)
     parts: list[Any] = []
     parts.append(Text(s.title, style="bold"))
     meta = Text.assemble((s.id, "cyan"), "  ·  ", s.specialty, "  ·  ", s.setting)
@@ -260,7 +270,7 @@ def show(ref: str, as_json: bool) -> None:
     """
     path, scenario = load_for_command(ref)
     if as_json:
-        click.echo(json.dumps(scenario.model_dump(mode="json"), indent=2, ensure_ascii=False))
+        click.echo(json_visible(json.dumps(scenario.model_dump(mode="json"), indent=2, ensure_ascii=False)))
         return
     console().print(render_scenario(scenario, display_path(path)))
 
@@ -296,9 +306,9 @@ def validate(paths: tuple[str, ...]) -> None:
         if problems:
             bad += 1
             for problem in problems:
-                click.echo(str(problem))
+                click.echo(visible(problem, one_line=True, limit=ERROR_LINE_LIMIT))
         else:
-            click.echo(f"ok  {f}")
+            click.echo(visible(f"ok  {f}"))
     if files:
         click.echo(f"{len(files)} file(s): {len(files) - bad} valid, {bad} invalid", err=True)
     if bad:

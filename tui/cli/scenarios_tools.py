@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from tui.cli.errors import UserError
+from tui.safe_text import visible
 
 ATTRIBUTE_NAMES = ("sex", "race", "insurance", "language", "disability")
 
@@ -71,7 +72,7 @@ def import_cmd(source: str, file: Path, out_dir: Path, force: bool, as_json: boo
         raise UserError(f"{out_dir}: cannot write: {exc}") from None
 
     for problem in result.problems:
-        click.echo(f"{problem}", err=True)
+        click.echo(visible(problem, one_line=True), err=True)
     if as_json:
         click.echo(json.dumps({
             "source": importer.name,
@@ -164,12 +165,12 @@ def variants(case: str, vary: str, out_dir: Path, force: bool, as_json: bool) ->
         }, indent=2))
         return
     for s in family.skipped:
-        click.echo(str(s))
+        click.echo(visible(s, one_line=True))
     for w in family.warnings:
-        click.echo(f"note: {w}")
+        click.echo(visible(f"note: {w}", one_line=True))
     for v in family.variants:
         assert v.variant is not None
-        click.echo(f"{v.id}: {v.variant.attribute} = {v.variant.value}")
+        click.echo(visible(f"{v.id}: {v.variant.attribute} = {v.variant.value}", one_line=True))
     click.echo(
         f"wrote the family of {scenario.id} to {out_dir}/: baseline + {len(family.variants)} variant(s) "
         f"({len(report.written)} written, {len(report.unchanged)} unchanged)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from rich.table import Table
 from rich.text import Text
 
 from tui.cli.errors import UserError
+from tui.cli.signals import sigterm_as_sigint
+from tui.safe_text import json_visible, visible
 
 PROGRESS_AT = 2  # show a progress bar from this many files
 FILES_AT_ONCE = 4  # transcripts graded concurrently when a judge is used
@@ -25,6 +28,7 @@ class Outcome:
     status: str  # scored | current | unfinished | unreadable
     detail: str = ""
     scorecard: object | None = None  # Scorecard
+    repaired: str | None = None  # note when a cut-off last line was repaired first
 
 
 def collect(paths: tuple[Path, ...]) -> list[Path]:
@@ -42,27 +46,31 @@ def collect(paths: tuple[Path, ...]) -> list[Path]:
 async def _score_one(path: Path, judge: str | None, samples: int, force: bool) -> Outcome:
     from agents.judging import gateway_complete
     from transcripts.scoring import ScoringError, appendable, ascore_transcript, current_score, needs_score
+    from transcripts.repair import repair_cut_off
     from transcripts.store import read_transcript
 
+    repaired = repair_cut_off(path)  # a cut-off last line is moved aside, then the run is scored again
     transcript = read_transcript(path)
     if transcript.started is None:
         why = transcript.problems[0] if transcript.problems else f"{path}: not a transcript"
-        return Outcome(path, "unreadable", why)
+        return Outcome(path, "unreadable", why, repaired=repaired)
     why_not = appendable(transcript)
     existing = current_score(transcript, judge)
     if not force and existing is not None and not needs_score(transcript, judge):
-        return Outcome(path, "current", "already scored", existing.scorecard)
+        return Outcome(path, "current", "already scored", existing.scorecard, repaired=repaired)
     try:
         card = await ascore_transcript(path, judge, samples, record=why_not is None, transcript=transcript, complete=gateway_complete)
     except ScoringError as exc:
-        return Outcome(path, "unreadable", str(exc))
+        return Outcome(path, "unreadable", str(exc), repaired=repaired)
     if why_not is not None:
-        return Outcome(path, "unfinished", f"{why_not}; scored but not recorded", card)
-    return Outcome(path, "scored", "", card)
+        return Outcome(path, "unfinished", f"{why_not}; scored but not recorded", card, repaired=repaired)
+    return Outcome(path, "scored", "", card, repaired=repaired)
 
 
-async def _score_all(files: list[Path], judge: str | None, samples: int, force: bool, console: Console) -> list[Outcome]:
-    outcomes: list[Outcome] = []
+async def _score_all(files: list[Path], judge: str | None, samples: int, force: bool, console: Console,
+                     outcomes: list[Outcome] | None = None) -> list[Outcome]:
+    """Score `files`; each outcome is appended to `outcomes` as it is known (so Ctrl-C can report them)."""
+    outcomes = [] if outcomes is None else outcomes
     show = len(files) >= PROGRESS_AT and console.is_terminal
     with Progress(
         TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -79,10 +87,13 @@ async def _score_all(files: list[Path], judge: str | None, samples: int, force: 
         async def one(path: Path) -> Outcome:
             async with limit:
                 result = await _score_one(path, judge, samples, force)
+            outcomes.append(result)
             progress.advance(task)
             return result
 
-        return list(await asyncio.gather(*(one(p) for p in files)))
+        done = list(await asyncio.gather(*(one(p) for p in files)))
+        outcomes[:] = done  # in file order
+        return outcomes
     return outcomes
 
 
@@ -96,7 +107,7 @@ Examples:
 """
 )
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--judge", default=None, help="Judge model (litellm name) that grades the rubric; without it only the rules score.")
+@click.option("--judge", default=None, help="Judge model (litellm name) that grades the rubric and maps free-text (disclosure none) resolutions to the conflicts; without it only the rules score.")
 @click.option("--judge-samples", "samples", default=1, show_default=True, type=click.IntRange(1, 15), help="Judge samples per criterion; the majority decides and agreement is reported.")
 @click.option("--force", is_flag=True, help="Score again even when a score from this scorer and judge exists (a new event is appended).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout: the scorecard for one file, a list of results for several.")
@@ -114,12 +125,24 @@ def score(paths: tuple[Path, ...], judge: str | None, samples: int, force: bool,
     out = Console(highlight=False)
     from transcripts.scoring import JudgeUnavailable
 
+    outcomes: list[Outcome] = []
     try:
-        outcomes = asyncio.run(_score_all(files, judge, samples, force, err))
+        with sigterm_as_sigint():
+            asyncio.run(_score_all(files, judge, samples, force, err, outcomes))
     except JudgeUnavailable as exc:
         raise UserError(f"{exc}; check the --judge model name and its API key (nothing was recorded)") from None
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: say what was done; every recorded score is kept
+        recorded = sum(o.status == "scored" for o in outcomes)
+        click.echo(
+            f"\ninterrupted: {len(outcomes)} of {len(files)} transcripts done ({recorded} scored and recorded, "
+            f"{sum(o.status == 'current' for o in outcomes)} already scored); run the same command again to score the rest",
+            err=True,
+        )
+        sys.exit(130)
 
     for o in outcomes:
+        if o.repaired:
+            err.print(Text(visible(f"repaired: {o.repaired}", one_line=True)), soft_wrap=True)
         if o.status == "unreadable":
             err.print(Text(f"skipped: {o.detail}"), soft_wrap=True)
         elif o.status == "unfinished" and len(outcomes) > 1:
@@ -140,7 +163,7 @@ def _show_one(o: Outcome, out: Console, err: Console, as_json: bool) -> None:
     if o.scorecard is None:
         return
     if as_json:
-        click.echo(json.dumps(o.scorecard.model_dump(mode="json"), indent=2, ensure_ascii=False))  # type: ignore[union-attr]
+        click.echo(json_visible(json.dumps(o.scorecard.model_dump(mode="json"), indent=2, ensure_ascii=False)))  # type: ignore[union-attr]
     else:
         out.print(render_scorecard(o.scorecard, title=f"Scorecard: {o.path.name}"))  # type: ignore[arg-type]
     if o.status == "current":
@@ -163,7 +186,7 @@ def _show_many(outcomes: list[Outcome], out: Console, as_json: bool) -> None:
             }
             for o in outcomes
         ]
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        click.echo(json_visible(json.dumps(rows, indent=2, ensure_ascii=False)))
         return
     counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("scored", "current", "unfinished", "unreadable")}
     out.print(

@@ -64,7 +64,15 @@ def items_table(card: Scorecard) -> Table:
         label = literal(item.label)
         if item.dimensions:
             label.append("\n" + ", ".join(item.dimensions), style="dim")
-        table.add_row(label, literal(item.outcome, OUTCOME_STYLES.get(item.outcome, "")), points, literal(item.reason))
+        reason = literal(item.reason)
+        if item.judged and item.quote:
+            reason.append('\njudge quotes: "', style="italic")
+            reason.append_text(literal(item.quote, "italic"))
+            reason.append('"', style="italic")
+        outcome = literal(item.outcome, OUTCOME_STYLES.get(item.outcome, ""))
+        if item.judged:
+            outcome.append(" (judged)", style="dim")
+        table.add_row(label, outcome, points, reason)
     return table
 
 

@@ -62,7 +62,10 @@ class EventPrinter:
         self.console.rule(title)
         models = sorted(set(e.models.values()))
         self.console.print(
-            Text.assemble("team ", literal(e.team_id, "bold"), "  protocol ", literal(e.protocol), "  model ", literal(", ".join(models)), f"  seed {e.seed}"),
+            Text.assemble(
+                "team ", literal(e.team_id, "bold"), "  protocol ", literal(e.protocol), "  disclosure ", literal(e.disclosure),
+                "  model ", literal(", ".join(models)), f"  seed {e.seed}",
+            ),
         )
         self.console.print(Text.assemble(("Question: ", "bold"), literal(e.scenario.get("question", ""))))
 
@@ -92,6 +95,18 @@ class EventPrinter:
         if turn.get("choices"):
             picks = ", ".join(f"{c.get('conflict')}={c.get('option')}" for c in turn["choices"])
             self.console.print(Text.assemble(("  favours: ", "bold"), literal(picks)))
+
+    def _on_answer(self, e: Any) -> None:
+        """One independent answer of a self_consistency run."""
+        head = Text.assemble(f"\n[answer {e.index}] ", self._speaker(e.member))
+        self.console.print(head)
+        if not e.ok or not e.resolution:
+            self.console.print(Text.assemble(("  failed answer: ", "red"), literal(e.error or "no valid reply")))
+            return
+        self.console.print(Text.assemble(("  recommends: ", "bold"), literal(e.resolution.get("final_recommendation", ""))))
+        if e.resolution.get("choices"):
+            picks = ", ".join(f"{c.get('conflict')}={c.get('option')}" for c in e.resolution["choices"])
+            self.console.print(Text.assemble(("  picks: ", "bold"), literal(picks)))
 
     def _on_fact_revealed(self, e: FactRevealed) -> None:
         self.console.print(Text.assemble(("  revealed ", "dim"), literal(e.fact_id, "bold"), (" at the request of ", "dim"), self._speaker(e.requested_by), ": ", literal(e.text)))

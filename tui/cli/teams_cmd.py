@@ -16,7 +16,8 @@ from agents.team import Team
 from agents.team_loader import find_team, list_teams, resolve_prompt, team_problems, team_snapshot
 from scenarios.loader import SUFFIXES
 from tui.cli.errors import UserError
-from tui.cli.scenarios_cmd import console, display_path
+from tui.cli.scenarios_cmd import ERROR_LINE_LIMIT, console, display_path
+from tui.safe_text import json_visible, safe_model, visible
 
 
 @click.group()
@@ -60,7 +61,7 @@ def list_(as_json: bool) -> None:
             {"id": t.id, "title": t.title, "protocol": t.protocol, "model": t.model,
              "members": t.member_ids(), "chair": t.chair.role, "file": display_path(p)}
             for p, t in rows
-        ], indent=2))
+        ], indent=2))  # ensure_ascii: every non-ASCII character escaped
     elif not rows:
         click.echo("no bundled teams found", err=True)
     else:
@@ -70,6 +71,7 @@ def list_(as_json: bool) -> None:
         table.add_column("model", overflow="fold")
         table.add_column("members (+ chair)", overflow="fold")
         for _, t in rows:
+            t = safe_model(t)
             table.add_row(Text(t.id, style="cyan"), Text(t.protocol), Text(t.model), Text(", ".join(t.member_ids())))
         console().print(table)
     for path in broken:
@@ -89,12 +91,16 @@ def show(ref: str, as_json: bool) -> None:
     """
     path, team = _load(ref)
     if as_json:
-        click.echo(json.dumps(team_snapshot(team, path), indent=2, ensure_ascii=False))
+        click.echo(json_visible(json.dumps(team_snapshot(team, path), indent=2, ensure_ascii=False)))
         return
+    source, team = team, safe_model(team)  # shown as written; prompts are read through the original
     parts: list = [
         Text.assemble((team.id, "bold cyan"), "  ", (team.title, "bold")),
         Text(display_path(path), style="dim"),
-        Text.assemble(("protocol ", "dim"), team.protocol, ("   model ", "dim"), team.model, ("   judge ", "dim"), team.judge or "none"),
+        Text.assemble(
+            ("protocol ", "dim"), team.protocol, ("   disclosure ", "dim"), team.disclosure, ("   model ", "dim"), team.model,
+            ("   judge ", "dim"), team.judge or "none",
+        ),
         Rule(Text("Members", style="bold"), align="left", style="dim"),
     ]
     members = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1))
@@ -106,11 +112,12 @@ def show(ref: str, as_json: bool) -> None:
     prompts = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
     prompts.add_column(no_wrap=True, style="cyan")
     prompts.add_column(overflow="fold")
-    for member in [*team.members, team.chair]:
+    for original, member in zip([*source.members, source.chair], [*team.members, team.chair]):
         try:
-            first = next((line.strip() for line in resolve_prompt(path, member).splitlines() if line.strip()), "")
+            first = next((line.strip() for line in resolve_prompt(path, original).splitlines() if line.strip()), "")
         except (ValueError, OSError) as exc:  # checked on load; a file may vanish in between
             first = f"(cannot read: {exc})"
+        first = visible(first)
         is_chair = member is team.chair and member.role != "chair"
         role = member.role + (" (chair)" if is_chair else "")
         members.add_row(Text(role), Text(team.model_for(member)), Text(f"{team.temperature_for(member):g}"), Text(", ".join(member.champions) or "-"), Text(member.prompt))
@@ -156,9 +163,9 @@ def validate(paths: tuple[str, ...]) -> None:
         if problems:
             bad += 1
             for problem in problems:
-                click.echo(str(problem))
+                click.echo(visible(problem, one_line=True, limit=ERROR_LINE_LIMIT))
         else:
-            click.echo(f"ok  {f}")
+            click.echo(visible(f"ok  {f}"))
     if files:
         click.echo(f"{len(files)} file(s): {len(files) - bad} valid, {bad} invalid", err=True)
     if bad:

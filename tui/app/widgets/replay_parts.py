@@ -329,6 +329,8 @@ class ReplayHeader(Static):
             text.append(f" · {len(rounds)} round{'s' if len(rounds) != 1 else ''}", style="dim")
         if started:
             info = f"{started.team_id} · {started.protocol} · {main_model(started)}"
+            if getattr(started, "disclosure", "options") != "options":
+                info += f" · disclosure {started.disclosure}"
             room = width - len(text.plain.split("\n")[-1]) - 5
             if room >= 12:
                 text.append("  ")

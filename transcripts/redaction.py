@@ -1,0 +1,85 @@
+"""Secrets out of everything grandrounds writes: transcripts, the reply cache, logs, error messages.
+
+`redact_secrets(text)` removes API keys, bearer tokens, `api_key=...`-style values and the values of
+environment variables named like *KEY*, *TOKEN*, *SECRET*, *PASSWORD*. The gateway's `redact` (error
+messages) is this plus a length cap; `TranscriptWriter` and the reply cache apply it to every string
+they store, so a provider or proxy that echoes the bearer token in a 200 reply leaves no copy on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any
+
+__all__ = ["REDACTED", "has_secret", "redact_secrets", "redact_value", "redacted_json", "secret_values"]
+
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD", re.IGNORECASE)
+_SECRET_PATTERNS = (
+    re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}"),
+    re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]{6,}"),
+    re.compile(r"(?i)((?:api[_-]?key|x-api-key|access[_-]?token|authorization)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{6,}"),
+    re.compile(r"\b(?:AIza[0-9A-Za-z_\-]{20,}|gh[pousr]_[A-Za-z0-9]{20,}|hf_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16})\b"),
+)
+REDACTED = "[redacted]"
+
+
+def secret_values() -> list[str]:
+    """Values of secret-named environment variables (6 characters or more), longest first."""
+    return sorted({v for k, v in os.environ.items() if _SECRET_NAME.search(k) and len(v) >= 6}, key=len, reverse=True)
+
+
+def redact_secrets(text: str, values: list[str] | None = None) -> str:
+    """`text` with every secret replaced by `[redacted]` (no length cap)."""
+    text = str(text)
+    for value in secret_values() if values is None else values:
+        if value in text:
+            text = text.replace(value, REDACTED)
+    for pattern in _SECRET_PATTERNS:
+        if pattern.groups:
+            text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+        else:
+            text = pattern.sub(REDACTED, text)
+    return text
+
+
+# Every pattern above needs one of these substrings (matched on the lower-cased text, or as is for
+# the case-sensitive key prefixes): substring tests are far cheaper than the regexes on a 30 KB line.
+_LOWER_MARKERS = ("sk-", "bearer", "apikey", "api_key", "api-key", "accesstoken", "access_token", "access-token", "authorization")
+_EXACT_MARKERS = ("AIza", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "hf_", "AKIA")
+
+
+def has_secret(text: str, values: list[str] | None = None) -> bool:
+    """Cheap check: could `text` (e.g. a JSON line) hold a secret? A superset of what redaction changes."""
+    for value in secret_values() if values is None else values:
+        if value in text or json.dumps(value, ensure_ascii=False)[1:-1] in text:
+            return True
+    if any(m in text for m in _EXACT_MARKERS):
+        return True
+    lower = text.lower()
+    return any(m in lower for m in _LOWER_MARKERS)
+
+
+def redact_value(value: Any, values: list[str] | None = None) -> Any:
+    """A JSON-like value (dicts, lists, strings) with every string redacted."""
+    if values is None:
+        values = secret_values()
+    if isinstance(value, str):
+        return redact_secrets(value, values)
+    if isinstance(value, list):
+        return [redact_value(v, values) for v in value]
+    if isinstance(value, dict):
+        return {redact_value(k, values): redact_value(v, values) for k, v in value.items()}
+    return value
+
+
+def redacted_json(line: str, values: list[str] | None = None) -> str:
+    """A JSON text with every string in it redacted (unchanged when nothing looks secret).
+    `values`: `secret_values()` taken once by the caller (a writer, per run), else read now."""
+    values = secret_values() if values is None else values
+    if not has_secret(line, values):
+        return line
+    if not any(v in line or json.dumps(v, ensure_ascii=False)[1:-1] in line for v in values) and not any(p.search(line) for p in _SECRET_PATTERNS):
+        return line  # a marker like "risk-" or "prior authorization", but no secret
+    return json.dumps(redact_value(json.loads(line), values), ensure_ascii=False, separators=(",", ":"))
