@@ -162,7 +162,7 @@ async def call_structured(
     from agents import telemetry
 
     with telemetry.member_span(role, kind, round_no) as span:  # the agent invocation (agents/telemetry.py)
-        out = await _call_structured(ctx, role, kind, model_cls, messages, round_no=round_no, context=context, check=check)
+        out = await _call_structured(ctx, role, kind, model_cls, messages, round_no=round_no, context=context, check=check, seed=seed)
         span.set("grandrounds.attempts", out.attempts)
         span.set("grandrounds.ok", out.value is not None)
         span.set("gen_ai.usage.input_tokens", out.usage.prompt_tokens)
@@ -182,6 +182,7 @@ async def _call_structured(
     round_no: int,
     context: dict[str, Any],
     check: Callable[[Any], None] | None = None,
+    seed: int | None = None,
 ) -> Structured:
     team = ctx.team
     member = team.member(role)
