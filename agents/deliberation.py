@@ -162,6 +162,31 @@ async def call_structured(
     seed: int | None = None,
 ) -> Structured:
     """Call the role's model for one reply; retry with the error shown when it does not validate."""
+    from agents import telemetry
+
+    with telemetry.member_span(role, kind, round_no) as span:  # the agent invocation (agents/telemetry.py)
+        out = await _call_structured(ctx, role, kind, model_cls, messages, round_no=round_no, context=context, check=check, seed=seed)
+        span.set("grandrounds.attempts", out.attempts)
+        span.set("grandrounds.ok", out.value is not None)
+        span.set("gen_ai.usage.input_tokens", out.usage.prompt_tokens)
+        span.set("gen_ai.usage.output_tokens", out.usage.completion_tokens)
+        if out.value is None:
+            span.fail("invalid_reply", out.error or "no valid reply")
+        return out
+
+
+async def _call_structured(
+    ctx: RunContext,
+    role: str,
+    kind: str,
+    model_cls: type[BaseModel],
+    messages: list[dict[str, str]],
+    *,
+    round_no: int,
+    context: dict[str, Any],
+    check: Callable[[Any], None] | None = None,
+    seed: int | None = None,
+) -> Structured:
     team = ctx.team
     member = team.member(role)
     assert member is not None

@@ -138,6 +138,23 @@ async def arun(
     those are recorded and the result says `failed`. Cancellation writes `interrupted` and re-raises.
     `writer` (anything with `write(event)` and `close()`) replaces the transcript file: batch workers
     that stream events to the process owning the output folder pass one."""
+    from agents import telemetry
+
+    if not telemetry.enabled():
+        return await _arun(spec, on_event=on_event, cancel=cancel, writer=writer)
+
+    def traced(event: Event) -> None:
+        if isinstance(event, RunEnded):
+            telemetry.end_run(spec.run_id, event.status, event.reason, event.usage, event.turns)
+        if on_event is not None:
+            on_event(event)
+
+    with telemetry.run_span(spec):  # the run's OpenTelemetry span (agents/telemetry.py)
+        return await _arun(spec, on_event=traced, cancel=cancel, writer=writer)
+
+
+async def _arun(spec: RunSpec, *, on_event: Callable[[Event], None] | None, cancel: asyncio.Event | None,
+                writer: Any = None) -> RunResult:
     path = spec.path
     # The same run again replaces its transcript (batches skip finished runs first), under the
     # transcript's lock: a run id another process is writing is refused (TranscriptBusy), never deleted.

@@ -10,6 +10,9 @@ minimal valid instance of that schema (`instance()`: first enum value, required 
 minItems / prefixItems respected, the first branch of anyOf / oneOf), so a council gets valid turns
 and resolutions; otherwise with `{"ok": true}`. Usage numbers are in every reply.
 
+`StubServer(dialect="llama_cpp")` answers like llama-cpp-python's server: a `json_schema` response format
+gets HTTP 500 with that server's validation message, a `json_object` with a `schema` gets an instance.
+
 Behaviours, one per request, taken from the script queue (then `default`):
   ok | malformed (200 with text that is not JSON) | 400 | 500 | 429[:retry_after_s] | hang[:seconds]
   echo-auth (a valid reply whose every string is the request's Authorization header, as a leaky proxy
@@ -88,8 +91,9 @@ def _replace_strings(value: Any, text: str) -> Any:
 class StubServer:
     """The server; start with `with StubServer() as s:` or `.start()` / `.stop()`."""
 
-    def __init__(self, default: str = "ok", name: str = "stub") -> None:
+    def __init__(self, default: str = "ok", name: str = "stub", dialect: str = "openai") -> None:
         self.default = default
+        self.dialect = dialect
         self.name = name
         self.requests: list[dict[str, Any]] = []
         self.times: list[float] = []  # arrival time of each request (time.monotonic)
@@ -180,6 +184,12 @@ class StubServer:
     def _answer(self, handler: Any, body: dict[str, Any]) -> None:
         behaviour = self._next(body)
         name, _, arg = behaviour.partition(":")
+        fmt = body.get("response_format") or {}
+        if self.dialect == "llama_cpp" and isinstance(fmt, dict) and fmt.get("type") not in (None, "text", "json_object"):
+            message = ("1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+                       "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}")
+            handler._send(500, {"error": {"message": message, "type": "internal_server_error"}})
+            return
         if name == "hang":
             self._closing.wait(float(arg or 30))
             handler._send(200, self._completion(body, self._content(body)))
@@ -208,6 +218,8 @@ class StubServer:
         if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
             schema = (fmt.get("json_schema") or {}).get("schema") or {}
             return json.dumps(instance(schema))
+        if isinstance(fmt, dict) and fmt.get("type") == "json_object" and isinstance(fmt.get("schema"), dict):
+            return json.dumps(instance(fmt["schema"]))
         return json.dumps({"ok": True})
 
     def _completion(self, body: dict[str, Any], text: str) -> dict[str, Any]:

@@ -6,8 +6,9 @@ calls `complete(call)` outside an event loop). The gateway
 - imports litellm lazily, once, with the local cost map, telemetry and debug output off, and
   registers the two built-in providers (`local/smollm2`, `scripted/<policy>[?opt=val&...]`) through
   `litellm.custom_provider_map`;
-- asks for a JSON-Schema response format when the call has a schema, falling back to JSON mode, then
-  to no response format, for providers that reject it;
+- asks for schema-constrained output in the dialect the server speaks (`dialects`: `json_schema`,
+  llama.cpp's `json_object` + `schema`, JSON mode, none), moving to the next one when a server
+  refuses one, whatever the status code;
 - retries transport failures itself (timeouts, 429, 5xx, connection errors) with exponential
   backoff and jitter, honouring `Retry-After` up to `MAX_RETRY_AFTER_S`; other 4xx are not retried;
 - raises `ModelCallError` with a `kind` and a message with secrets redacted;
@@ -22,7 +23,7 @@ litellm Router.
 
 The package's modules: `litellm_setup` (the only module that imports litellm; the built-in
 providers, the router), `errors` (error kinds, redaction, classification), `formats` (response
-format fallback), `retries` (one call with its retries: `acomplete`, `complete`), `cache_hook`
+format fallback), `dialects` (the structured-output dialects of each kind of server), `retries` (one call with its retries: `acomplete`, `complete`), `cache_hook`
 (the response cache), `calls` (`ModelCall`, `ModelReply`). Import from `agents.gateway`.
 """
 

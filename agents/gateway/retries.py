@@ -157,6 +157,21 @@ async def _limited_attempt(limiter: Any, call: ModelCall, attempt: int, mode: st
 
 async def acomplete(call: ModelCall) -> ModelReply:
     """Call the model; transport failures are retried here, anything else raises ModelCallError."""
+    from agents import telemetry
+
+    if not telemetry.enabled():
+        return await _acomplete(call)
+    with telemetry.model_span(call) as span:  # one OpenTelemetry span per call (agents/telemetry.py)
+        try:
+            reply = await _acomplete(call)
+        except ModelCallError as error:
+            span.fail(error.kind, str(error))
+            raise
+        telemetry.model_reply(span, reply)
+        return reply
+
+
+async def _acomplete(call: ModelCall) -> ModelReply:
     cache, key, cached = _cache_lookup(call)
     if cached is not None:
         return cached

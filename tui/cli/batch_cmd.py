@@ -13,6 +13,8 @@ import click
 from rich.console import Console
 
 from tui.cli.errors import UserError
+from tui.cli.otel_option import otel_options, start_otel, stop_otel
+from tui.cli.router_option import router_option, use_router
 from tui.safe_text import json_visible
 
 PLAN_CONFIRM_ABOVE = 5_000  # runs; a bigger plan needs --yes
@@ -48,6 +50,8 @@ Examples:
   grandrounds batch scenarios/library --model openai/gpt-4o-mini -j 500 --executor ray --ray-address ray://head:10001
   OPENAI_API_BASE=http://127.0.0.1:8000/v1 OPENAI_API_KEY=none GRANDROUNDS_RESPONSE_FORMAT=json_schema \\
     grandrounds batch scenarios/library --model openai/Qwen2.5-7B-Instruct     # a local vLLM server
+  grandrounds batch scenarios/library --model council --router router.yaml       # several deployments, litellm routing
+  GRANDROUNDS_OTEL_ENDPOINT=http://127.0.0.1:4318 grandrounds batch scenarios/library --model scripted/mixed   # traces
 
 \b
 Re-running the same command resumes: finished runs (completed, limit_reached, failed) are skipped,
@@ -88,12 +92,15 @@ Then: grandrounds compare OUT --by team
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest (batch.json) on stdout instead of the text summary.")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 @click.option("--yes", "-y", is_flag=True, help=f"Run a plan of more than {PLAN_CONFIRM_ABOVE:,} runs (e.g. --repeats 100000).")
+@router_option
+@otel_options
 def batch(
     cases: tuple[str, ...], teams: tuple[str, ...], models: tuple[str, ...], repeats: int, seed: int, concurrency: int,
     out_dir: Path | None, batch_name: str | None, cache: bool, retry_failed: bool, max_failure_rate: float | None,
     min_runs: int, score: bool, judge: str | None, judge_samples: int, disclosure: str | None,
     limit_specs: tuple[str, ...], executor: str, workers: int | None, ray_address: str | None,
-    as_json: bool, no_progress: bool, yes: bool,
+    as_json: bool, no_progress: bool, yes: bool, router_file: Path | None, otel: bool, otel_endpoint: str | None,
+    otel_content: bool,
 ) -> None:
     """Run every CASE (scenario files, folders or library ids) with every --team, --model and seed."""
     from agents.batch import BatchError, plan_batch
@@ -111,6 +118,9 @@ def batch(
         if not ray_available():
             raise UserError("--executor ray needs Ray: pip install 'grandrounds[ray]'")
 
+    use_router(router_file)
+    if start_otel(otel, otel_endpoint, otel_content):
+        click.get_current_context().call_on_close(stop_otel)  # after scoring: scores go on the run spans
     planned = _count_cases(cases) * len(teams) * max(1, len(models)) * repeats  # before planning: it takes memory
     if planned > PLAN_CONFIRM_ABOVE and not yes:
         raise UserError(

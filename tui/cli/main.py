@@ -13,6 +13,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "batch": ("tui.cli.batch_cmd", "batch"),
     "score": ("tui.cli.score_cmd", "score"),
     "compare": ("tui.cli.compare_cmd", "compare"),
+    "export": ("tui.cli.export_cmd", "export"),
     "view": ("tui.cli.view_cmd", "view"),
     "demo": ("tui.cli.view_cmd", "demo"),
     "scenarios": ("tui.cli.scenarios_cmd", "scenarios"),

@@ -11,6 +11,8 @@ from rich.console import Console
 
 from tui.cli.errors import UserError
 from tui.cli.loading import load_case, load_team_ref
+from tui.cli.otel_option import otel_options, start_otel, stop_otel
+from tui.cli.router_option import router_option, use_router
 from tui.cli.signals import sigterm_as_sigint
 from tui.safe_text import json_visible
 
@@ -22,6 +24,8 @@ Examples:
   grandrounds run scenarios/library/CASE.yaml --model scripted/preferred
   grandrounds run CASE --team agents/teams/moderated.yaml --model openai/gpt-4o-mini
   grandrounds run CASE --json > result.json             # machine-readable summary on stdout
+  grandrounds run CASE --model council --router router.yaml   # 'council' spread over the file's deployments
+  grandrounds run CASE --otel --otel-endpoint http://127.0.0.1:4318   # OpenTelemetry traces to a local collector
   grandrounds run CASE --model scripted/preferred --disclosure none --judge scripted/preferred
                                                         # no options shown; the judge maps the free text
 """
@@ -37,14 +41,20 @@ Examples:
 @click.option("--score/--no-score", default=True, show_default=True, help="Score the run when it ends and show the scorecard.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout instead of the live transcript.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary line.")
+@router_option
+@otel_options
 def run(
     case: str, team_ref: str, model: str | None, seed: int, batch: str, out_dir: Path | None, disclosure: str | None,
-    judge: str | None, score: bool, as_json: bool, quiet: bool,
+    judge: str | None, score: bool, as_json: bool, quiet: bool, router_file: Path | None, otel: bool, otel_endpoint: str | None,
+    otel_content: bool,
 ) -> None:
     """Run the council on CASE (a scenario id from the library or a path to a scenario YAML)."""
     from agents.runner import RunSpec, run_sync
     from tui.cli.stream import EventPrinter
 
+    use_router(router_file)
+    if start_otel(otel, otel_endpoint, otel_content):
+        click.get_current_context().call_on_close(stop_otel)  # after scoring: scores go on the run span
     scenario = load_case(case)
     team, snapshot = load_team_ref(team_ref)
     spec = RunSpec(
@@ -101,10 +111,15 @@ def run(
 
 
 def _check_models(models: set[str]) -> None:
-    """Fail before the run starts on a bad model name (see agents/model_specs.py), or when the
-    embedded model is asked for but not installed."""
+    """Fail before the run starts on a bad model name (see agents/model_specs.py), a malformed
+    response-format setting, or when the embedded model is asked for but not installed."""
+    from agents.gateway.dialects import FormatSettingError, check_setting
     from agents.model_specs import model_problems
 
+    try:
+        check_setting()
+    except FormatSettingError as exc:
+        raise UserError(str(exc)) from None
     problems = model_problems(sorted(models))
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

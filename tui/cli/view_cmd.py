@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from tui.cli.errors import UserError
+from tui.cli.router_option import router_option, use_router
 
 
 @click.command(
@@ -42,6 +43,7 @@ Examples:
   grandrounds demo                                     # pick a case and a team, watch the council live
   grandrounds demo --case insulin-error-disclosure --team default
   grandrounds demo --model 'scripted/preferred?latency=0.3'   # no model needed: the scripted council
+  grandrounds demo --model council --router router.yaml        # model names from a litellm Router file
 \b
 Escape (or ctrl+c) cancels a live run; its transcript keeps what was said and is still scored.
 """
@@ -51,8 +53,10 @@ Escape (or ctrl+c) cancels a live run; its transcript keeps what was said and is
 @click.option("--case", "case", default=None, help="Case id or scenario file (default: pick one in the app).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed passed to every model call.")
 @click.option("--out", "out_dir", default=None, type=click.Path(path_type=Path, file_okay=False), help="Folder for the transcript (default: <runs home>/demo).")
-def demo(model: str | None, team: str | None, case: str | None, seed: int, out_dir: Path | None) -> None:
+@router_option
+def demo(model: str | None, team: str | None, case: str | None, seed: int, out_dir: Path | None, router_file: Path | None) -> None:
     """Pick a case from the library and a team, then watch the council deliberate live."""
+    use_router(router_file)
     if case is not None:
         from tui.cli.loading import load_case
 
