@@ -24,6 +24,7 @@ from langgraph.types import Send
 from pydantic import BaseModel, ValidationError
 
 from agents.gateway import ModelCall, ModelCallError, acomplete
+from agents.reply_errors import is_json_error as _is_json_error, short_error as _short_error
 from agents.model_specs import AuthenticationFailed
 from agents.prompting import (
     build_chair_decision_messages,
@@ -233,20 +234,6 @@ async def _call_structured(
         return Structured(value, raw, attempt, usage, None)
     ctx.add_usage(role, usage)
     return Structured(None, raw, attempts_allowed, usage, error)
-
-
-def _is_json_error(exc: Exception) -> bool:
-    return isinstance(exc, ValidationError) and any(e.get("type") == "json_invalid" for e in exc.errors())
-
-
-def _short_error(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        parts = []
-        for err in exc.errors()[:4]:
-            loc = ".".join(str(p) for p in err.get("loc", ())) or "reply"
-            parts.append(f"{loc}: {err.get('msg')}")
-        return "; ".join(parts)
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 # -- nodes ---------------------------------------------------------------------------------------

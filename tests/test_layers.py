@@ -49,3 +49,11 @@ def test_rich_below_tui_breaks_the_contract(tmp_path):
     target.write_text(target.read_text() + "\n\nfrom rich.text import Text  # noqa: E402  planted\n")
     proc = _lint(copy)
     assert proc.returncode != 0 and "scenarios.model -> rich" in proc.stdout, proc.stdout
+
+
+def test_no_module_is_over_500_lines() -> None:
+    """Small modules with one job each (issue 11): a file past 500 lines is split, not grown."""
+    root = Path(__file__).resolve().parents[1]
+    long = {str(p.relative_to(root)): n for pkg in ("agents", "scenarios", "transcripts", "tui")
+            for p in (root / pkg).rglob("*.py") if (n := len(p.read_text(encoding="utf-8").splitlines())) > 500}
+    assert not long, long
