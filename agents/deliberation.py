@@ -13,6 +13,7 @@ more than one concurrent task has a reducer. Events are written as they happen, 
 
 from __future__ import annotations
 
+
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from langgraph.types import Send
 from pydantic import BaseModel, ValidationError
 
 from agents.gateway import ModelCall, ModelCallError, acomplete
+from agents import telemetry
 from agents.reply_errors import is_json_error as _is_json_error, short_error as _short_error
 from agents.model_specs import AuthenticationFailed
 from agents.prompting import (
@@ -163,8 +165,6 @@ async def call_structured(
     seed: int | None = None,
 ) -> Structured:
     """Call the role's model for one reply; retry with the error shown when it does not validate."""
-    from agents import telemetry
-
     with telemetry.member_span(role, kind, round_no) as span:  # the agent invocation (agents/telemetry.py)
         out = await _call_structured(ctx, role, kind, model_cls, messages, round_no=round_no, context=context, check=check, seed=seed)
         span.set("grandrounds.attempts", out.attempts)
@@ -306,7 +306,8 @@ async def member_turn(task: TurnTask, runtime: Runtime[RunContext]) -> dict[str,
     revealed = set(task["revealed"])
     context = _scripted_context(ctx, role, round_no, task["turns"], revealed)
     if ctx.turn_style == "stepwise":
-        result: Structured | stepwise.Outcome = await stepwise.take_turn(ctx, role, round_no, task["turns"], revealed, context)
+        with telemetry.outcome_span(role, "turn", round_no) as done:
+            result: Structured | stepwise.Outcome = done(await stepwise.take_turn(ctx, role, round_no, task["turns"], revealed, context))
     else:
         messages = build_turn_messages(
             scenario, team, member, ctx.personas.get(role, ""), round_no=round_no, turns=task["turns"], revealed=revealed,
@@ -381,9 +382,10 @@ async def chair_moderate(state: CouncilState, runtime: Runtime[RunContext]) -> d
         counts[t["member"]] = counts.get(t["member"], 0) + 1
     context = _scripted_context(ctx, chair.role, state["round"], turns, set(state.get("revealed", [])))
     if ctx.turn_style == "stepwise":
-        result: Structured | stepwise.Outcome = await stepwise.take_chair_decision(
-            ctx, turns, counts, _open_concerns(turns), set(state.get("revealed", [])), context
-        )
+        with telemetry.outcome_span(chair.role, "chair_decision", state["round"]) as done:
+            result: Structured | stepwise.Outcome = done(await stepwise.take_chair_decision(
+                ctx, turns, counts, _open_concerns(turns), set(state.get("revealed", [])), context
+            ))
     else:
         messages = build_chair_decision_messages(
             ctx.scenario, team, ctx.personas.get(chair.role, ""), turns=turns, turn_counts=counts,
@@ -418,7 +420,8 @@ async def resolve(state: CouncilState, runtime: Runtime[RunContext]) -> dict[str
     revealed = set(state.get("revealed", []))
     context = _scripted_context(ctx, chair.role, state.get("round", 1), turns, revealed)
     if ctx.turn_style == "stepwise":
-        result: Structured | stepwise.Outcome = await stepwise.take_resolution(ctx, turns, revealed, context)
+        with telemetry.outcome_span(chair.role, "resolution", state.get("round", 1)) as done:
+            result: Structured | stepwise.Outcome = done(await stepwise.take_resolution(ctx, turns, revealed, context))
     else:
         messages = build_resolution_messages(
             scenario, team, ctx.personas.get(chair.role, ""), turns=turns, revealed=revealed, disclosure=ctx.disclosure

@@ -36,10 +36,10 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 __all__ = ["ENDPOINT_ENV", "SEMCONV_VERSION", "TelemetryUnavailable", "configure", "enabled", "flush", "run_span", "end_run",
-           "member_span", "model_span"]
+           "member_span", "model_span", "outcome_span"]
 
 ENDPOINT_ENV = "GRANDROUNDS_OTEL_ENDPOINT"
 SEMCONV_VERSION = "1.44.0"
@@ -277,6 +277,22 @@ def member_span(member: str, purpose: str, round_no: int) -> Iterator[_Handle]:
         record_exception=False,
     ) as span:
         yield _Handle(span, state.content)
+
+
+@contextlib.contextmanager
+def outcome_span(member: str, purpose: str, round_no: int) -> Iterator[Callable[[Any], Any]]:
+    """`member_span` for a turn composed elsewhere (a stepwise turn: its step calls are the model-call
+    spans inside). Yields `done(outcome)`, which notes the outcome on the span and returns it."""
+    with member_span(member, purpose, round_no) as span:
+        def done(out: Any) -> Any:
+            span.set("grandrounds.ok", out.value is not None)
+            span.set("gen_ai.usage.input_tokens", out.usage.prompt_tokens)
+            span.set("gen_ai.usage.output_tokens", out.usage.completion_tokens)
+            if out.value is None:
+                span.fail("invalid_reply", out.error or "no valid reply")
+            return out
+
+        yield done
 
 
 def _provider_name(model: str) -> str:

@@ -219,3 +219,24 @@ def test_otel_content_alone_is_a_one_line_error() -> None:
     result = CliRunner().invoke(cli, ["run", CASE, "--model", "scripted/preferred", "--otel-content", "--quiet"])
     assert result.exit_code == 2
     assert result.output.strip() == "grandrounds: error: --otel-content needs --otel or --otel-endpoint"
+
+
+def test_stepwise_turns_are_agent_spans_holding_their_step_calls(tmp_path: Path) -> None:
+    """A stepwise turn (the embedded model's style) is one invoke_agent span per member turn, with its
+    short step calls as the model-call spans inside it, like a whole turn."""
+    exporter = InMemorySpanExporter()
+    telemetry.configure(exporter=exporter)
+    scenario = load_case(CASE)
+    team_obj, snapshot = load_team_ref("default")
+    team_obj = team_obj.model_copy(update={"turn_style": "stepwise"})
+    spec = RunSpec(scenario=scenario, team=team_obj, team_snapshot=snapshot, model="scripted/mixed", seed=0, batch="otel", out_dir=tmp_path)
+    t = read_transcript(run_sync(spec).path)
+    telemetry.flush()
+    spans = exporter.get_finished_spans()
+    agents = [s for s in spans if s.attributes.get("gen_ai.operation.name") == "invoke_agent"]
+    calls = [s for s in spans if s.attributes.get("gen_ai.operation.name") == "chat"]
+    turns = [s for s in agents if s.attributes["grandrounds.purpose"] == "turn"]
+    assert sorted((s.attributes["gen_ai.agent.name"], s.attributes["grandrounds.round"]) for s in turns) == sorted((x.member, x.round) for x in t.turns)
+    assert any(s.attributes["grandrounds.purpose"] == "resolution" for s in agents)
+    assert len(calls) > len(agents) and {s.parent.span_id for s in calls} <= {s.context.span_id for s in agents}
+    assert sum(s.attributes["gen_ai.usage.input_tokens"] for s in turns) == sum(x.usage.prompt_tokens for x in t.turns)
