@@ -32,6 +32,7 @@ MIN_WORDS = 3  # fewer words than this and a field says nothing
 CHECK_MAX_WORDS = 70  # a reply longer than this is not one sentence (providers without the pattern)
 MAX_NONWORD_SHARE = 0.2  # a reply with more non-words than this is word salad
 MAX_WORD_LETTERS = 24
+GLUED_LETTERS = 11  # a non-word this long is words run together ("forclinicaljudgment"): unusable
 _STRAY = re.compile(r"[{}\[\]<>\\|_=*#@^~`]")
 _WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*")
 _TOKEN = re.compile(r"\S+")
@@ -70,12 +71,21 @@ def case_words(scenario: Any) -> frozenset[str]:
     return frozenset(out)
 
 
+# British spellings of words the list holds in American spelling: favour, prioritise, anaemia, centre.
+_BRITISH = ((re.compile(r"our"), "or"), (re.compile(r"is(e|es|ed|ing|ation|ations)$"), r"iz\1"),
+            (re.compile(r"ae"), "e"), (re.compile(r"oe"), "e"), (re.compile(r"tre$"), "ter"), (re.compile(r"ll(ed|ing)$"), r"l\1"))
+
+
+def _listed(w: str, extra: frozenset[str] | set[str]) -> bool:
+    if w in extra or w in english_words() or (w.endswith("s") and w[:-1] in english_words()):
+        return True
+    return any((v := rule.sub(repl, w)) != w and (v in english_words() or (v.endswith("s") and v[:-1] in english_words())) for rule, repl in _BRITISH)
+
+
 def is_word(word: str, extra: frozenset[str] | set[str] = frozenset()) -> bool:
     w = word.lower()
-    if w in extra or w in english_words():
-        return True
     base = w.split("'", 1)[0]  # possessives and contractions: "patient's", "don't"
-    return bool(base) and (base in extra or base in english_words() or (base.endswith("s") and base[:-1] in english_words()))
+    return _listed(w, extra) or (bool(base) and _listed(base, extra))
 
 
 def nonword_share(text: str, extra: frozenset[str] | set[str] = frozenset()) -> float:
@@ -121,7 +131,7 @@ def check_sentence(raw: str, extra: frozenset[str] | set[str] = frozenset(), *, 
         return Checked(None, f"{n} words, more than {max_words}")
     if not text[0].isupper() and not text[0].isdigit() and text[0] not in "\"'(":
         return Checked(None, f"does not start a sentence: {text[:60]!r}")
-    if any(len(w) > MAX_WORD_LETTERS for w in words_of(text)):
+    if any(len(w) > MAX_WORD_LETTERS or (len(w) >= GLUED_LETTERS and not is_word(w, extra)) for w in words_of(text)):
         return Checked(None, f"a run-on non-word in {text[:60]!r}")
     share = nonword_share(text, extra)
     if share > MAX_NONWORD_SHARE:
