@@ -119,10 +119,11 @@ def build_turn_messages(
     turns: list[dict[str, Any]],
     revealed: set[str],
     disclosure: str = "options",
+    case: str | None = None,
 ) -> list[dict[str, str]]:
     requestable = [fid for fid in scenario.on_request_ids() if fid not in revealed]
     text = _template(_task_name("turn", disclosure)).substitute(
-        case=case_block(scenario, disclosure),
+        case=case if case is not None else case_block(scenario, disclosure),
         discussion=_discussion(turns, team, team.limits.context),
         member_label=member.label,
         persona=persona.strip(),
@@ -142,9 +143,10 @@ def build_resolution_messages(
     turns: list[dict[str, Any]],
     revealed: set[str],
     disclosure: str = "options",
+    case: str | None = None,
 ) -> list[dict[str, str]]:
     text = _template(_task_name("resolution", disclosure)).substitute(
-        case=case_block(scenario, disclosure),
+        case=case if case is not None else case_block(scenario, disclosure),
         discussion=_discussion(turns, team, max(team.limits.context, len(team.members))),
         member_label=team.chair.label,
         persona=persona.strip(),
@@ -163,9 +165,10 @@ def build_chair_decision_messages(
     turn_counts: dict[str, int],
     open_concerns: list[str],
     disclosure: str = "options",
+    case: str | None = None,
 ) -> list[dict[str, str]]:
     text = _template(_task_name("chair_decision", disclosure)).substitute(
-        case=case_block(scenario, disclosure),
+        case=case if case is not None else case_block(scenario, disclosure),
         discussion=_discussion(turns, team, team.limits.context),
         member_label=team.chair.label,
         persona=persona.strip(),
@@ -176,10 +179,10 @@ def build_chair_decision_messages(
     return [{"role": "user", "content": text}]
 
 
-def build_solo_messages(scenario: Scenario, team: Team, persona: str, *, disclosure: str = "options") -> list[dict[str, str]]:
+def build_solo_messages(scenario: Scenario, team: Team, persona: str, *, disclosure: str = "options", case: str | None = None) -> list[dict[str, str]]:
     """The baselines' one call: the case, and the chair asked to resolve it alone (no discussion)."""
     text = _template(_task_name("solo", disclosure)).substitute(
-        case=case_block(scenario, disclosure),
+        case=case if case is not None else case_block(scenario, disclosure),
         member_label=team.chair.label,
         persona=persona.strip(),
         private_facts=_private_facts(scenario, team.chair.role, set()),
