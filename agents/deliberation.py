@@ -1,8 +1,9 @@
 r"""The council as one LangGraph graph, for all three protocols (and the baselines, agents/baselines.py).
 
-    START --(route)--> member_turn (one Send per speaker; several at once for `parallel`)
+    START --(route)--> take_turns -> resolve                       (`round_robin`: every turn in one step)
+          \--> member_turn (one Send per speaker; all of a round at once for `parallel`)
           \--> chair_moderate --(route)--> member_turn | resolve              (`moderated`)
-    member_turn --(route)--> member_turn | chair_moderate | resolve   (one speaker per step)
+    member_turn --(route)--> chair_moderate | resolve                 (`moderated`: one speaker per step)
                 \--> advance --(route)--> member_turn | resolve       (`parallel`: join the round)
     resolve -> END
 
@@ -221,7 +222,7 @@ async def route_after_advance(state: CouncilState, runtime: Runtime[RunContext])
     budget_left = team.limits.max_turns - len(turns)
     if team.protocol == "parallel":
         return [_task(s, round_no, state) for s in waiting[:budget_left]]
-    return "take_round"
+    return "take_turns"
 
 
 def _task(member: str, round_no: int, state: CouncilState) -> Send:
@@ -244,26 +245,27 @@ async def member_turn(task: TurnTask, runtime: Runtime[RunContext]) -> dict[str,
     return update
 
 
-async def take_round(state: CouncilState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """`round_robin`: the members still to speak in this round, in order, in one step. Each sees the
-    turns and revealed facts before it, exactly as when every turn was a step of its own; a step
-    per round rather than per turn saves LangGraph's per-step cost (most of a turn's CPU with a
-    fast model)."""
+async def take_turns(state: CouncilState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """`round_robin`: the members in order, round after round, until the rounds or the turn budget
+    run out, in one step. Each member sees the turns and facts revealed before it, exactly as when
+    every turn was a step of its own; LangGraph's cost per step was most of a turn's CPU with a fast
+    model, and a round robin has no branch for the graph to take between turns."""
     ctx = runtime.context
-    team, round_no = ctx.team, state["round"]
+    team = ctx.team
+    round_no, limit_hit = state["round"], bool(state.get("limit_hit"))
     turns, revealed = list(state.get("turns", [])), list(state.get("revealed", []))
     taken: list[dict[str, Any]] = []
-    progress: dict[str, Any] = {}
-    for member in team.member_ids():
-        if member in _spoken_in_round(turns, round_no):
-            continue
-        record, newly_revealed = await _take_turn(ctx, {"member": member, "round": round_no, "turns": turns, "revealed": revealed})
+    while round_no <= team.limits.max_rounds and not limit_hit:  # route_after_advance's test for `resolve`
+        spoken = _spoken_in_round(turns, round_no)
+        waiting = [m for m in team.member_ids() if m not in spoken]
+        if not waiting:  # pragma: no cover - _progress moves the round on once everyone has spoken
+            break
+        record, newly_revealed = await _take_turn(ctx, {"member": waiting[0], "round": round_no, "turns": turns, "revealed": revealed})
         turns, revealed = [*turns, record], _merge_unique(revealed, newly_revealed)
         taken.append(record)
         progress = _progress(team, turns, round_no)
-        if progress["round"] != round_no or progress["limit_hit"]:
-            break
-    return {"turns": taken, "revealed": revealed[len(state.get("revealed", [])):], **progress}
+        round_no, limit_hit = progress["round"], progress["limit_hit"]
+    return {"turns": taken, "revealed": revealed[len(state.get("revealed", [])):], "round": round_no, "limit_hit": limit_hit}
 
 
 async def _take_turn(ctx: RunContext, task: TurnTask) -> tuple[dict[str, Any], list[str]]:
@@ -288,8 +290,8 @@ async def _take_turn(ctx: RunContext, task: TurnTask) -> tuple[dict[str, Any], l
         )
     turn = result.value.model_dump(mode="json") if result.value is not None else None
     ctx.record(
-        TurnTaken(
-            round=round_no, member=role, ok=turn is not None, turn=turn, raw=result.raw,
+        TurnTaken(  # the validated Turn itself: validating its dump again would give the same Turn
+            round=round_no, member=role, ok=turn is not None, turn=result.value, raw=result.raw,
             attempts=result.attempts, error=result.error, usage=result.usage,
         )
     )
@@ -430,21 +432,21 @@ def build_graph() -> Any:
     graph = StateGraph(CouncilState, context_schema=RunContext)
     graph.add_node("advance", advance)
     graph.add_node("member_turn", member_turn)
-    graph.add_node("take_round", take_round)
+    graph.add_node("take_turns", take_turns)
     graph.add_node("chair_moderate", chair_moderate)
     graph.add_node("resolve", resolve)
     graph.add_node("solo_answer", baselines.solo_answer)
     graph.add_node("sample_answer", baselines.sample_answer)
     graph.add_node("combine_answers", baselines.combine_answers)
     graph.add_conditional_edges(
-        START, route_start, ["member_turn", "take_round", "chair_moderate", "resolve", "solo_answer", "sample_answer"]
+        START, route_start, ["member_turn", "take_turns", "chair_moderate", "resolve", "solo_answer", "sample_answer"]
     )
     graph.add_edge("solo_answer", END)
     graph.add_edge("sample_answer", "combine_answers")
     graph.add_edge("combine_answers", END)
-    graph.add_conditional_edges("advance", route_after_advance, ["member_turn", "take_round", "chair_moderate", "resolve"])
-    graph.add_conditional_edges("member_turn", route_after_turn, ["advance", "member_turn", "take_round", "chair_moderate", "resolve"])
-    graph.add_conditional_edges("take_round", route_after_advance, ["take_round", "resolve"])
+    graph.add_conditional_edges("advance", route_after_advance, ["member_turn", "take_turns", "chair_moderate", "resolve"])
+    graph.add_conditional_edges("member_turn", route_after_turn, ["advance", "member_turn", "take_turns", "chair_moderate", "resolve"])
+    graph.add_conditional_edges("take_turns", route_after_advance, ["take_turns", "resolve"])
     graph.add_conditional_edges("chair_moderate", route_after_chair, ["member_turn", "resolve"])
     graph.add_edge("resolve", END)
     return graph.compile()
