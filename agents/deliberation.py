@@ -1,7 +1,8 @@
-r"""The council as one LangGraph graph, for all three protocols (and the baselines, agents/baselines.py).
+r"""The council as LangGraph graphs, for all three protocols (and the baselines, agents/baselines.py).
 
-    START --(route)--> take_turns -> resolve                       (`round_robin`: every turn in one step)
-          \--> member_turn (one Send per speaker; all of a round at once for `parallel`)
+    START -> take_turns -> resolve -> END     (`round_robin`, a graph of its own: every turn in one step)
+
+    START --(route)--> member_turn (one Send per speaker; all of a round at once for `parallel`)
           \--> chair_moderate --(route)--> member_turn | resolve              (`moderated`)
     member_turn --(route)--> chair_moderate | resolve                 (`moderated`: one speaker per step)
                 \--> advance --(route)--> member_turn | resolve       (`parallel`: join the round)
@@ -426,10 +427,20 @@ def resolution_record(ctx: RunContext, result: Any) -> dict[str, Any]:
     }
 
 
-def build_graph() -> Any:
+def build_graph(protocol: str | None = None) -> Any:
+    """The graph for a protocol: `round_robin` has a straight one (its turns, then the resolution:
+    nothing to route, and every step and router LangGraph runs costs CPU); the others share the
+    general one (routed from START). None: the general graph."""
+    graph = StateGraph(CouncilState, context_schema=RunContext)
+    if protocol == "round_robin":
+        graph.add_node("take_turns", take_turns)
+        graph.add_node("resolve", resolve)
+        graph.add_edge(START, "take_turns")
+        graph.add_edge("take_turns", "resolve")
+        graph.add_edge("resolve", END)
+        return graph.compile()
     from agents import baselines  # its nodes use this module's call machinery
 
-    graph = StateGraph(CouncilState, context_schema=RunContext)
     graph.add_node("advance", advance)
     graph.add_node("member_turn", member_turn)
     graph.add_node("take_turns", take_turns)
@@ -446,21 +457,21 @@ def build_graph() -> Any:
     graph.add_edge("combine_answers", END)
     graph.add_conditional_edges("advance", route_after_advance, ["member_turn", "take_turns", "chair_moderate", "resolve"])
     graph.add_conditional_edges("member_turn", route_after_turn, ["advance", "member_turn", "take_turns", "chair_moderate", "resolve"])
-    graph.add_conditional_edges("take_turns", route_after_advance, ["take_turns", "resolve"])
+    graph.add_edge("take_turns", "resolve")
     graph.add_conditional_edges("chair_moderate", route_after_chair, ["member_turn", "resolve"])
     graph.add_edge("resolve", END)
     return graph.compile()
 
 
-_COMPILED: Any = None
+_COMPILED: dict[bool, Any] = {}
 
 
-def council_graph() -> Any:
-    """The compiled graph; compiled once per process (it holds no run state)."""
-    global _COMPILED
-    if _COMPILED is None:
-        _COMPILED = build_graph()
-    return _COMPILED
+def council_graph(protocol: str | None = None) -> Any:
+    """The compiled graph for a protocol; compiled once per process (it holds no run state)."""
+    straight = protocol == "round_robin"
+    if straight not in _COMPILED:
+        _COMPILED[straight] = build_graph("round_robin" if straight else None)
+    return _COMPILED[straight]
 
 
 def recursion_limit(team: Team) -> int:

@@ -112,12 +112,11 @@ def _may_hold_secret(line: str, values: list[str]) -> bool:
         _CLEAN_FOR[0] = key
     clean = _CLEAN_PIECES
     escaped = [json.dumps(v, ensure_ascii=False)[1:-1] for v in values]
-    for piece in line.split('"'):
-        if len(piece) < _SHORTEST_NEEDLE or piece in clean:
-            continue
-        if _has_secret(piece, values, escaped):
+    unseen = set(line.split('"')).difference(clean)
+    if len(clean) + len(unseen) > _CLEAN_MAX:
+        clean.clear()
+    for piece in unseen:
+        if len(piece) >= _SHORTEST_NEEDLE and _has_secret(piece, values, escaped):
             return True
-        if len(clean) >= _CLEAN_MAX:
-            clean.clear()
         clean.add(piece)
     return False
