@@ -106,7 +106,26 @@ def render_turn_record(record: dict[str, Any], team: Team) -> str:
 
 def _discussion(turns: list[dict[str, Any]], team: Team, window: int) -> str:
     recent = turns[-window:] if window else []
-    return "\n".join(render_turn_record(t, team) for t in recent) or "(nobody has spoken yet)"
+    return "\n".join(_rendered(t, team) for t in recent) or "(nobody has spoken yet)"
+
+
+# A turn's record is shown to every later speaker of its run: render it once. Keyed by the record's
+# identity (the cache holds the record and team, so the ids cannot be reused while cached); records
+# are never changed once taken.
+_RENDERED: dict[tuple[int, int], tuple[dict[str, Any], Team, str]] = {}
+_RENDERED_MAX = 1024
+
+
+def _rendered(record: dict[str, Any], team: Team) -> str:
+    key = (id(record), id(team))
+    hit = _RENDERED.get(key)
+    if hit is not None and hit[0] is record and hit[1] is team:
+        return hit[2]
+    text = render_turn_record(record, team)
+    if len(_RENDERED) >= _RENDERED_MAX:
+        _RENDERED.clear()
+    _RENDERED[key] = (record, team, text)
+    return text
 
 
 def build_turn_messages(

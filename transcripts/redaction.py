@@ -45,8 +45,9 @@ def redact_secrets(text: str, values: list[str] | None = None) -> str:
 
 
 # Every pattern above needs one of these substrings (matched on the lower-cased text, or as is for
-# the case-sensitive key prefixes): substring tests are far cheaper than the regexes on a 30 KB line.
-_LOWER_MARKERS = ("sk-", "bearer", "apikey", "api_key", "api-key", "accesstoken", "access_token", "access-token", "authorization")
+# the case-sensitive key prefixes, or "sk-" at a word start): substring tests are far cheaper than
+# the regexes on a 30 KB line.
+_LOWER_MARKERS = ("bearer", "apikey", "api_key", "api-key", "accesstoken", "access_token", "access-token", "authorization")
 _EXACT_MARKERS = ("AIza", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "hf_", "AKIA")
 
 
@@ -60,10 +61,21 @@ def _has_secret(text: str, values: list[str], escaped: list[str]) -> bool:
     for value, in_json in zip(values, escaped):
         if value in text or in_json in text:
             return True
-    if any(m in text for m in _EXACT_MARKERS):
+    if any(m in text for m in _EXACT_MARKERS) or _key_prefix_at_word_start(text):
         return True
     lower = text.lower()
     return any(m in lower for m in _LOWER_MARKERS)
+
+
+def _key_prefix_at_word_start(text: str) -> bool:
+    """"sk-" where the first pattern could match it: at the start of a word (`\\bsk-`), so "risk-benefit"
+    (in many case texts) does not send every line of its run through the regexes."""
+    at = text.find("sk-")
+    while at != -1:
+        if at == 0 or not (text[at - 1].isalnum() or text[at - 1] == "_"):
+            return True
+        at = text.find("sk-", at + 3)
+    return False
 
 
 def redact_value(value: Any, values: list[str] | None = None) -> Any:
@@ -111,11 +123,15 @@ def _may_hold_secret(line: str, values: list[str]) -> bool:
         _CLEAN_PIECES.clear()
         _CLEAN_FOR[0] = key
     clean = _CLEAN_PIECES
+    pieces = line.split('"')
+    if clean.issuperset(pieces):  # one pass, the usual case once a run's phrases have been seen
+        return False
     escaped = [json.dumps(v, ensure_ascii=False)[1:-1] for v in values]
-    unseen = set(line.split('"')).difference(clean)
-    if len(clean) + len(unseen) > _CLEAN_MAX:
+    if len(clean) + len(pieces) > _CLEAN_MAX:
         clean.clear()
-    for piece in unseen:
+    for piece in pieces:
+        if piece in clean:
+            continue
         if len(piece) >= _SHORTEST_NEEDLE and _has_secret(piece, values, escaped):
             return True
         clean.add(piece)

@@ -15,6 +15,8 @@ LINES = [
     {**CLEAN, "text": 'quoted "ghp_' + "a" * 24 + '" inside'},
     {**CLEAN, "text": "the value is grk-LiveSecret-0123 here"},
     {**CLEAN, "text": "with a newline grk-Live\nSecret-0123"},
+    {**CLEAN, "text": "a risk-reducing plan, SK-12 and x_sk-abcdefgh"},
+    {**CLEAN, "text": "(sk-abcdefgh)"},
 ]
 SECRETS = [[], ["grk-LiveSecret-0123"], ["grk-Live\nSecret-0123"], ['sec"ret-with-quote']]
 
@@ -31,3 +33,9 @@ def test_a_piece_found_clean_is_checked_again_when_the_secrets_change() -> None:
     line = json.dumps({"text": "the value is grk-LiveSecret-0123 here"})
     assert redacted_json(line, []) == line
     assert REDACTED in redacted_json(line, ["grk-LiveSecret-0123"])
+
+
+def test_risk_is_not_a_key_prefix_but_a_key_at_a_word_start_is() -> None:
+    assert not has_secret("a risk-reducing mastectomy, risk-benefit", [])
+    line = json.dumps({"text": "the risk-benefit of sk-abcdefgh1234 (sk-zyxwvut987)"})
+    assert redacted_json(line, []) == json.dumps({"text": f"the risk-benefit of {REDACTED} ({REDACTED})"}, ensure_ascii=False, separators=(",", ":"))
