@@ -163,7 +163,7 @@ async def _arun(spec: RunSpec, *, on_event: Callable[[Event], None] | None, canc
     if writer is None:
         lock: Any = claim_transcript(path)
         try:
-            writer = TranscriptWriter(path)
+            writer = TranscriptWriter(path, events_before=0)  # claim_transcript emptied it
         except BaseException:
             lock.release()
             raise

@@ -123,15 +123,13 @@ def _may_hold_secret(line: str, values: list[str]) -> bool:
         _CLEAN_PIECES.clear()
         _CLEAN_FOR[0] = key
     clean = _CLEAN_PIECES
-    pieces = line.split('"')
-    if clean.issuperset(pieces):  # one pass, the usual case once a run's phrases have been seen
+    unseen = set(line.split('"')).difference(clean)  # a few per line (its time stamp, new phrases)
+    if not unseen:
         return False
     escaped = [json.dumps(v, ensure_ascii=False)[1:-1] for v in values]
-    if len(clean) + len(pieces) > _CLEAN_MAX:
+    if len(clean) + len(unseen) > _CLEAN_MAX:
         clean.clear()
-    for piece in pieces:
-        if piece in clean:
-            continue
+    for piece in unseen:
         if len(piece) >= _SHORTEST_NEEDLE and _has_secret(piece, values, escaped):
             return True
         clean.add(piece)
