@@ -15,7 +15,6 @@ more than one concurrent task has a reducer. Events are written as they happen, 
 
 from __future__ import annotations
 
-
 import operator
 from collections.abc import Callable
 from typing import Annotated, Any, TypedDict
@@ -184,22 +183,23 @@ def _spoken_in_round(turns: list[dict[str, Any]], round_no: int) -> list[str]:
     return [t["member"] for t in turns if t["round"] == round_no]
 
 
-def _progress(team: Team, turns: list[dict[str, Any]], round_no: int) -> dict[str, Any]:
+def _progress(ctx: RunContext, turns: list[dict[str, Any]], round_no: int) -> dict[str, Any]:
     """The round after these turns (the next one once everyone has spoken), and whether the turn
     budget ran out with rounds still to go."""
+    team = ctx.team
     if team.protocol == "moderated":
         round_no = len(turns) // len(team.members) + 1
     elif set(_spoken_in_round(turns, round_no)) >= set(team.member_ids()):
         round_no += 1
     budget_left = team.limits.max_turns - len(turns)
-    return {"round": round_no, "limit_hit": budget_left <= 0 and round_no <= team.limits.max_rounds}
+    return {"round": round_no, "limit_hit": budget_left <= 0 and round_no <= ctx.team.rounds_for(ctx.turn_style)}
 
 
 async def advance(state: CouncilState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Join the fan-out of a `parallel` round. (Other protocols advance inside
     `member_turn`, which saves a superstep per turn. Async, like the routers: LangGraph runs sync
     functions in a thread pool, a hop per step.)"""
-    return _progress(runtime.context.team, state.get("turns", []), state.get("round", 1))
+    return _progress(runtime.context, state.get("turns", []), state.get("round", 1))
 
 
 async def route_start(state: CouncilState, runtime: Runtime[RunContext]) -> Any:
@@ -214,7 +214,7 @@ async def route_after_advance(state: CouncilState, runtime: Runtime[RunContext])
     team = runtime.context.team
     round_no = state["round"]
     turns = state.get("turns", [])
-    if round_no > team.limits.max_rounds or state.get("limit_hit"):
+    if round_no > team.rounds_for(runtime.context.turn_style) or state.get("limit_hit"):
         return "resolve"
     if team.protocol == "moderated":
         return "chair_moderate"
@@ -242,7 +242,7 @@ async def member_turn(task: TurnTask, runtime: Runtime[RunContext]) -> dict[str,
     record, newly_revealed = await _take_turn(ctx, task)
     update: dict[str, Any] = {"turns": [record], "revealed": newly_revealed}
     if ctx.team.protocol != "parallel":  # one speaker per step: this turn can move the round on itself
-        update.update(_progress(ctx.team, [*task["turns"], record], task["round"]))
+        update.update(_progress(ctx, [*task["turns"], record], task["round"]))
     return update
 
 
@@ -256,7 +256,7 @@ async def take_turns(state: CouncilState, runtime: Runtime[RunContext]) -> dict[
     round_no, limit_hit = state["round"], bool(state.get("limit_hit"))
     turns, revealed = list(state.get("turns", [])), list(state.get("revealed", []))
     taken: list[dict[str, Any]] = []
-    while round_no <= team.limits.max_rounds and not limit_hit:  # route_after_advance's test for `resolve`
+    while round_no <= team.rounds_for(ctx.turn_style) and not limit_hit:  # route_after_advance's test for `resolve`
         spoken = _spoken_in_round(turns, round_no)
         waiting = [m for m in team.member_ids() if m not in spoken]
         if not waiting:  # pragma: no cover - _progress moves the round on once everyone has spoken
@@ -264,7 +264,7 @@ async def take_turns(state: CouncilState, runtime: Runtime[RunContext]) -> dict[
         record, newly_revealed = await _take_turn(ctx, {"member": waiting[0], "round": round_no, "turns": turns, "revealed": revealed})
         turns, revealed = [*turns, record], _merge_unique(revealed, newly_revealed)
         taken.append(record)
-        progress = _progress(team, turns, round_no)
+        progress = _progress(ctx, turns, round_no)
         round_no, limit_hit = progress["round"], progress["limit_hit"]
     return {"turns": taken, "revealed": revealed[len(state.get("revealed", [])):], "round": round_no, "limit_hit": limit_hit}
 
@@ -325,7 +325,7 @@ def _scripted_context(ctx: RunContext, role: str, round_no: int, turns: list[dic
         "revealed": sorted(revealed),
         "turn_counts": counts,
         "previous_speaker": turns[-1]["member"] if turns else None,
-        "max_rounds": ctx.team.limits.max_rounds,
+        "max_rounds": ctx.team.rounds_for(ctx.turn_style),
         "seed": ctx.seed,
         "disclosure": ctx.disclosure,
     }

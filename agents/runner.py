@@ -221,7 +221,7 @@ async def _arun(spec: RunSpec, *, on_event: Callable[[Event], None] | None, canc
     finally:
         usage = sum(ctx.usage_by_member.values(), Usage())
         turns = len(state.get("turns", [])) if state else _count_turns(path)
-        rounds = min(state.get("round", 1), team.limits.max_rounds) if state else 0
+        rounds = min(state.get("round", 1), team.rounds_for(team.resolved_turn_style(spec.models))) if state else 0
         duration = time.perf_counter() - started_at
         try:
             record(

@@ -45,6 +45,10 @@ class Member(_Strict):
 
 class Limits(_Strict):
     max_rounds: int = Field(default=2, ge=1, le=20, description="Rounds of discussion before the chair resolves.")
+    stepwise_rounds: int | None = Field(
+        default=None, ge=1, le=20,
+        description="Rounds when the turns are stepwise (default: max_rounds). The default team sets 1: on the embedded model a stepwise turn costs several seconds on two cores, and a tiny model's second round mostly restates its first.",
+    )
     max_turns: int = Field(default=16, ge=1, le=200, description="Member turns allowed in one run (the turn budget).")
     consensus: float = Field(default=0.75, ge=0.0, le=1.0, description="Share of members whose choices must match the resolution.")
     context: int = Field(default=8, ge=0, le=200, description="How many earlier turns each member sees.")
@@ -104,6 +108,12 @@ class Team(_Strict):
 
     def temperature_for(self, member: Member) -> float:
         return member.temperature if member.temperature is not None else self.sampling.temperature
+
+    def rounds_for(self, turn_style: str) -> int:
+        """Rounds of discussion for runs with this (resolved) turn style."""
+        if turn_style == "stepwise" and self.limits.stepwise_rounds is not None:
+            return self.limits.stepwise_rounds
+        return self.limits.max_rounds
 
     def resolved_turn_style(self, models: dict[str, str]) -> str:
         """The turn style a run uses: `auto` becomes stepwise when any of the run's models is an

@@ -32,6 +32,11 @@ class LazyGrammar:
         self._started = False
         self.fallbacks = 0  # steps where no top-K token fitted and the whole vocabulary was checked
 
+    def accept_tokens(self, tokens: list[int]) -> None:
+        """Advance the grammar over tokens already in the prompt (a reply's prefilled opening)."""
+        for token in tokens:
+            self._lib.llama_sampler_accept(self._sampler, int(token))
+
     def close(self) -> None:
         if self._sampler:
             self._lib.llama_sampler_free(self._sampler)
@@ -56,11 +61,19 @@ class LazyGrammar:
         lib.llama_sampler_apply(self._sampler, ctypes.byref(array))
         return rows["logit"].copy()
 
+    def accept(self, token: int) -> None:
+        """Advance the grammar over one sampled token."""
+        self._lib.llama_sampler_accept(self._sampler, int(token))
+
     def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
         # Called once per step before sampling; the token chosen at the previous step is the last input.
         if self._started:
-            self._lib.llama_sampler_accept(self._sampler, int(input_ids[-1]))
+            self.accept(int(input_ids[-1]))
         self._started = True
+        return self.allowed(scores)
+
+    def allowed(self, scores: np.ndarray) -> np.ndarray:
+        """`scores` with every token the grammar rejects at this point set to -inf."""
         top = np.argpartition(scores, -self._top_k)[-self._top_k :].astype(np.intc)
         checked = self._apply(top, scores[top])
         if np.isfinite(checked).any():

@@ -16,6 +16,9 @@ A schema that is a single enum (`{"answer": <one of N values>}`, the stepwise tu
 answered without sampling: `rank` scores each allowed value's reply by its mean token log-probability
 from the shared prompt (one short batch per value, reusing the cached prompt) and returns the
 likeliest; it is faster than decoding the id under a grammar token by token, and deterministic.
+A schema that is a single string (`{"sentence": "..."}`, the stepwise turn's sentences) has its
+JSON opening written into the prompt (`prefilled`) and decoding stops at the string's closing
+quote: the model spends its tokens on the sentence, not on JSON punctuation it cannot vary.
 
 This module does not import litellm: `agents.gateway` wraps it as the litellm provider `local`.
 Settings (environment): GRANDROUNDS_LOCAL_N_CTX (default 8192, the model's trained context),
@@ -173,6 +176,29 @@ def _model_params_without_extra_bufts(llama_cpp: Any) -> Iterator[None]:
         low.llama_model_default_params = original
 
 
+@contextlib.contextmanager
+def _context_params_for_sequences(llama_cpp: Any) -> Iterator[None]:
+    """Create the context with room for parallel sequences in one unified KV cache (Llama() has no
+    argument for either): sequence 0 is the cached prompt, the others serve `local_batch`."""
+    from agents.providers.local_batch import MAX_SEQUENCES
+
+    low = llama_cpp.llama.llama_cpp
+    original = low.llama_context_default_params
+
+    def params() -> Any:
+        p = original()
+        p.n_seq_max = MAX_SEQUENCES + 1
+        if hasattr(p, "kv_unified"):
+            p.kv_unified = True  # every sequence may use the whole context, not n_ctx / n_seq_max cells
+        return p
+
+    low.llama_context_default_params = params
+    try:
+        yield
+    finally:
+        low.llama_context_default_params = original
+
+
 def load() -> Any:
     """The process-wide llama_cpp.Llama, loaded on first use."""
     global _LLM, _LOADS
@@ -182,7 +208,7 @@ def load() -> Any:
         if _LLM is None:
             llama_cpp = _import_llama()
             path = gguf_path()
-            with _model_params_without_extra_bufts(llama_cpp):
+            with _model_params_without_extra_bufts(llama_cpp), _context_params_for_sequences(llama_cpp):
                 _LLM = llama_cpp.Llama(
                     model_path=str(path),
                     n_ctx=n_ctx(),
@@ -298,6 +324,19 @@ def _grammar(canonical: str) -> Any:
 CHOOSE_ENV = "GRANDROUNDS_LOCAL_CHOOSE"
 
 
+def single_string(schema: dict[str, Any] | None) -> str | None:
+    """The property name when `schema` is an object with exactly one property, a string (no enum)."""
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        return None
+    props = schema.get("properties") or {}
+    if len(props) != 1:
+        return None
+    (name, sub), = props.items()
+    if not isinstance(sub, dict) or sub.get("type") != "string" or "enum" in sub:
+        return None
+    return name
+
+
 def single_enum(schema: dict[str, Any] | None) -> tuple[str, list[str]] | None:
     """(property, values) when `schema` is an object with exactly one property, an enum of strings."""
     if not isinstance(schema, dict) or schema.get("type") != "object":
@@ -328,24 +367,11 @@ def _prompt_tokens(llm: Any, messages: list[dict[str, Any]]) -> list[int]:
     return llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
 
 
-def _decode_with_logits(llm: Any, tokens: list[int]) -> Any:
-    """Evaluate `tokens` after the cached ones and return the log-softmax of every position."""
-    import numpy as np
-
-    n_past = llm.n_tokens
-    llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
-    llm._batch.set_batch(batch=tokens, n_past=n_past, logits_all=True)
-    llm._ctx.decode(llm._batch)
-    rows = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(tokens) * llm.n_vocab(),)).reshape(len(tokens), -1).astype(np.float64)
-    llm.input_ids[n_past : n_past + len(tokens)] = tokens
-    llm.n_tokens = n_past + len(tokens)
-    top = rows.max(axis=1, keepdims=True)
-    return rows - (top + np.log(np.exp(rows - top).sum(axis=1, keepdims=True)))
-
-
 def rank(messages: list[dict[str, Any]], name: str, values: list[str]) -> LocalReply:
-    """The reply `{"<name>": "<value>"}` for the allowed value the model finds likeliest (mean log-probability
-    per token of the value and the closing quote, after the reply's opening). Blocks; serialised."""
+    """The reply `{"<name>": "<value>"}` for the allowed value the model finds likeliest (see
+    `local_rank`). Blocks; serialised."""
+    from agents.providers.local_rank import rank_values
+
     llm = load()
     clean = [{"role": m.get("role", "user"), "content": str(m.get("content") or "")} for m in messages]
     with _CALL_LOCK:
@@ -354,27 +380,11 @@ def rank(messages: list[dict[str, Any]], name: str, values: list[str]) -> LocalR
             base = _prompt_tokens(llm, clean) + llm.tokenize(f'{{"{name}": "'.encode(), add_bos=False, special=False)
         except Exception as exc:  # noqa: BLE001 - a template llama-cpp cannot render
             raise LocalRequestError(f"local model: cannot format the prompt: {exc}") from None
-        longest = max(len(llm.tokenize(f'{v}"}}'.encode(), add_bos=False, special=False)) for v in values)
-        if len(base) + longest >= n_ctx():
+        candidates = [llm.tokenize(f'{v}"'.encode(), add_bos=False, special=False) for v in values]
+        if len(base) + sum(len(c) for c in candidates) >= n_ctx():
             raise LocalRequestError(f"local model: prompt of {len(base)} tokens does not fit n_ctx={n_ctx()} (set GRANDROUNDS_LOCAL_N_CTX)")
-        common = min(llm.longest_token_prefix(llm.input_ids[: llm.n_tokens].tolist(), base), len(base) - 1)
-        llm.n_tokens = common
-        if len(base) - 1 > common:
-            llm.eval(base[common:-1])
-        first = _decode_with_logits(llm, base[-1:])[0]
-        best, best_score, scored = values[0], float("-inf"), 0
-        for value in values:
-            llm.n_tokens = len(base)
-            cand = llm.tokenize(f'{value}"}}'.encode(), add_bos=False, special=False)
-            total = float(first[cand[0]])
-            if len(cand) > 1:
-                rows = _decode_with_logits(llm, cand[:-1])
-                total += float(sum(rows[i][cand[i + 1]] for i in range(len(cand) - 1)))
-            scored += len(cand)
-            score = total / len(cand)
-            if score > best_score:
-                best, best_score = value, score
-        text = json.dumps({name: best})
+        best, scored = rank_values(llm, base, candidates)
+        text = json.dumps({name: values[best]})
         return LocalReply(text, len(base), scored, "stop", time.perf_counter() - start)
 
 
@@ -395,6 +405,14 @@ def complete(
     llm = load()
     # GRANDROUNDS_LOCAL_GRAMMAR=eager checks the grammar against the whole vocabulary at every step.
     eager = os.environ.get("GRANDROUNDS_LOCAL_GRAMMAR", "lazy") == "eager"
+    string_field = single_string(schema) if not eager else None
+    if string_field is not None:
+        from agents.providers.local_batch import serve_strings
+
+        (reply,) = serve_strings([_string_request(messages, schema, string_field, temperature, max_tokens, top_p, seed, timeout_s)])
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
     grammar = _grammar(json.dumps(schema)) if schema is not None and eager else None
     clean = [{"role": m.get("role", "user"), "content": str(m.get("content") or "")} for m in messages]
     # A mild repeat penalty keeps the tiny model out of loops like "1.1.1.1..." inside a string.
@@ -443,6 +461,27 @@ def complete(
         return LocalReply("".join(parts), prompt_tokens, produced, finish, time.perf_counter() - start)
 
 
+def _string_request(messages: list[dict[str, Any]], schema: Any, name: str, temperature: float, max_tokens: int, top_p: float | None, seed: int | None, timeout_s: float | None) -> Any:
+    from agents.providers.local_batch import StringRequest
+
+    return StringRequest(messages=messages, schema=schema, name=name, temperature=temperature, max_tokens=max_tokens, top_p=top_p, seed=seed, timeout_s=timeout_s)
+
+
 async def acomplete(messages: list[dict[str, Any]], **kwargs: Any) -> LocalReply:
-    """`complete` in a worker thread, so the event loop keeps running while the model thinks."""
+    """`complete` in a worker thread, so the event loop keeps running while the model thinks. A
+    single-string request from a group of sibling calls (`agents.providers.siblings`) waits for its
+    siblings' and is decoded with them in one pass."""
+    from agents.providers.siblings import current_group
+
+    schema = kwargs.get("schema")
+    name = single_string(schema)
+    group = current_group()
+    if name is not None and group is not None and os.environ.get("GRANDROUNDS_LOCAL_GRAMMAR", "lazy") != "eager":
+        from agents.providers.local_batch import batcher_for, serve_strings
+
+        request = _string_request(
+            messages, schema, name, kwargs.get("temperature", 0.2), kwargs.get("max_tokens", 700), kwargs.get("top_p"), kwargs.get("seed", 0), kwargs.get("timeout_s")
+        )
+        reply: LocalReply = await batcher_for(group, serve_strings).submit(request)
+        return reply
     return await asyncio.to_thread(complete, messages, **kwargs)

@@ -31,8 +31,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from agents.providers.siblings import gather_siblings
 from agents.schemas import RESOLVE, ChairDecision, Choice, Claim, Concern, Dissent, ReplyTo, Resolution, Turn
-from agents.stepwise.prompts import STEPS_DIR, case_prefix, fill, member_block, options_block, persona_brief, quote
+from agents.stepwise.prompts import STEPS_DIR, case_prefix, fill, member_block, persona_brief, quote
 from agents.stepwise.steps import NONE, Speaker, normalise
 from agents.stepwise.text import case_words, turn_texts, words_of
 from scenarios.model import DIMENSIONS, NO_OPTION, Scenario
@@ -106,7 +107,7 @@ def speaker(ctx: Any, role: str, revealed: set[str], context: dict[str, Any], ro
     member = ctx.team.member(role)
     assert member is not None
     persona = ctx.personas.get(role, "")
-    prefix = case_prefix(ctx.scenario) + member_block(ctx.scenario, role, member.label, persona, revealed)
+    prefix = case_prefix(ctx.scenario, options_disclosed(ctx)) + member_block(ctx.scenario, role, member.label, persona, revealed)
     seen = {normalise(text) for record in turns or [] for text in turn_texts(record.get("turn"))}
     return Speaker(
         ctx=ctx, role=role, prefix=prefix, context=context, words=_case_words(ctx.scenario) | _team_words(ctx.team),
@@ -165,30 +166,74 @@ async def _turn_steps(ctx: Any, sp: Speaker, role: str, round_no: int, turns: li
     prev_turn = previous["turn"] if previous else {}
     prev_label = _label(ctx, previous["member"]) if previous else ""
 
-    choices: list[Choice] = []
-    favoured: list[str] = []
+    # First the closed choices, one after another (each a short ranked call on a local model) ...
+    picks: list[tuple[Any, str, str]] = []  # (conflict, option, what the previous speaker favours)
     if options_disclosed(ctx):
         prev_choices = {c.get("conflict"): c.get("option") for c in prev_turn.get("choices", [])}
         for conflict in scenario.conflicts:
             shown = prev_choices.get(conflict.id)
             hint = f"The {prev_label} favours: {shown}." if shown and shown != NO_OPTION else ""
-            body = fill("choice", conflict_id=conflict.id, conflict_title=conflict.title, options=options_block(conflict), previous=hint)
+            body = fill("choice", conflict_id=conflict.id, conflict_title=conflict.title, previous=hint)
             option = await sp.choose("choice", body, [o.id for o in conflict.options] + [NONE], conflict=conflict.id) or NO_OPTION
-            rationale = ""
-            chosen = conflict.option(option)
-            if chosen is not None:
-                favoured.append(f'You favour: "{quote(chosen.text)}"')
-                others = ""
-                if shown and shown != NO_OPTION:
-                    others = f"The {prev_label} favours it too." if shown == option else f"The {prev_label} favours {shown} instead."
-                body = fill("rationale", option_text=quote(chosen.text), others=others)
-                rationale = await sp.sentence("rationale", body, conflict=conflict.id, option=option) or ""
-            choices.append(Choice(conflict=conflict.id, option=option, rationale=rationale))
+            picks.append((conflict, option, shown or ""))
 
-    # A later round asks a different question, so the member does not repeat its first turn.
-    later = bool(own_last)
-    position = await sp.sentence("position", fill("position", previous="\n".join(favoured), ask=POSITION_ASK[later]))
-    recommendation = await sp.sentence("recommendation", fill("recommendation", ask=RECOMMENDATION_ASK[later]))
+    visible = {f.id: f.text for f in scenario.facts_visible_to(role, revealed)}
+    cited = {fid for claim in own_last.get("claims", []) for fid in claim.get("facts", [])}
+    visible = {fid: text for fid, text in visible.items() if fid not in cited} or visible  # a fact not cited before, if any
+    fact_id = None
+    if visible:
+        fact_list = "\n".join(f"- {fid}" for fid in visible)
+        fact_id = await sp.choose("claim_fact", fill("claim_fact", fact_list=fact_list), list(visible))
+
+    member = ctx.team.member(role)
+    # The dimensions this member champions, and those the case's conflicts touch when disclosed.
+    order = list(dict.fromkeys([*(member.champions if member else []), *(scenario.dimensions() if options_disclosed(ctx) else [])])) or list(DIMENSIONS)
+    raised = {c.get("dimension") for c in own_last.get("concerns", [])}
+    order = [d for d in order if d not in raised] or order  # a dimension not raised before, if any
+    dimension = await sp.choose("concern_dimension", fill("concern_dimension", dimensions=", ".join(order)), order)
+
+    stance = None
+    said = quote(prev_turn.get("position", ""))
+    if previous is not None and prev_turn.get("position"):
+        stance = await sp.choose("reply_stance", fill("reply_stance", speaker_label=prev_label, speaker_text=said), STANCES, speaker=previous["member"])
+
+    requested: list[str] = []
+    requestable = [fid for fid in scenario.on_request_ids() if fid not in revealed]
+    if requestable:
+        asked = await sp.choose("request", fill("request", requestable=", ".join(requestable)), [*requestable, NONE])
+        if asked and asked != NONE:
+            requested.append(asked)
+
+    # ... then the sentences, which need only those choices and not each other: asked together, so
+    # a provider may serve them at once (the embedded model decodes them as parallel sequences).
+    favoured: list[str] = []
+    sentences: list[Any] = []
+    for conflict, option, shown in picks:
+        chosen = conflict.option(option)
+        if chosen is None:
+            continue
+        favoured.append(f"On {conflict.id} you favour {option}.")
+        others = ""
+        if shown and shown != NO_OPTION:
+            others = f"The {prev_label} favours it too." if shown == option else f"The {prev_label} favours {shown} instead."
+        body = fill("rationale", option_text=quote(chosen.text, 120), others=others)
+        sentences.append(sp.sentence("rationale", body, conflict=conflict.id, option=option))
+    later = bool(own_last)  # a later round asks a different question, so the member does not repeat its first turn
+    sentences.append(sp.sentence("position", fill("position", previous="\n".join(favoured), ask=POSITION_ASK[later])))
+    sentences.append(sp.sentence("recommendation", fill("recommendation", ask=RECOMMENDATION_ASK[later])))
+    if fact_id is not None:
+        sentences.append(sp.sentence("claim", fill("claim", fact_id=fact_id, fact_text=quote(visible[fact_id], 120)), fact=fact_id))
+    if dimension is not None:
+        sentences.append(sp.sentence("concern", fill("concern", dimension=dimension), dimension=dimension))
+    if stance is not None:
+        sentences.append(sp.sentence("reply", fill("reply", speaker_label=prev_label, speaker_text=said, stance=_STANCE_WORDS[stance]), speaker=previous["member"], stance=stance))  # type: ignore[index]
+    texts = iter(await gather_siblings(sentences))
+
+    choices: list[Choice] = []
+    for conflict, option, _ in picks:
+        rationale = (next(texts) or "") if conflict.option(option) is not None else ""
+        choices.append(Choice(conflict=conflict.id, option=option, rationale=rationale))
+    position, recommendation = next(texts), next(texts)
     # A required field whose step failed twice falls back to the member's own words from another
     # step, or to a quotation of the option it favours; never to text made up here.
     own = [c.rationale for c in choices if c.rationale]
@@ -197,45 +242,21 @@ async def _turn_steps(ctx: Any, sp: Speaker, role: str, round_no: int, turns: li
     recommendation = recommendation or next(iter(quoted), None) or position
 
     claims: list[Claim] = []
-    visible = {f.id: f.text for f in scenario.facts_visible_to(role, revealed)}
-    cited = {fid for claim in own_last.get("claims", []) for fid in claim.get("facts", [])}
-    visible = {fid: text for fid, text in visible.items() if fid not in cited} or visible  # a fact not cited before, if any
-    if visible:
-        fact_list = "\n".join(f"- {fid}" for fid in visible)
-        fid = await sp.choose("claim_fact", fill("claim_fact", fact_list=fact_list), list(visible))
-        if fid is not None:
-            text = await sp.sentence("claim", fill("claim", fact_id=fid, fact_text=quote(visible[fid], 400)), fact=fid)
-            if text:
-                claims.append(Claim(text=text, facts=[fid]))
-
+    if fact_id is not None:
+        text = next(texts)
+        if text:
+            claims.append(Claim(text=text, facts=[fact_id]))
     concerns: list[Concern] = []
-    member = ctx.team.member(role)
-    # The dimensions this member champions, and those the case's conflicts touch when disclosed.
-    order = list(dict.fromkeys([*(member.champions if member else []), *(scenario.dimensions() if options_disclosed(ctx) else [])])) or list(DIMENSIONS)
-    raised = {c.get("dimension") for c in own_last.get("concerns", [])}
-    order = [d for d in order if d not in raised] or order  # a dimension not raised before, if any
-    dimension = await sp.choose("concern_dimension", fill("concern_dimension", dimensions=", ".join(order)), order)
     if dimension is not None:
-        text = await sp.sentence("concern", fill("concern", dimension=dimension), dimension=dimension)
+        text = next(texts)
         if text:
             conflict_id = next((c.id for c in scenario.conflicts if dimension in c.dimensions), None) if options_disclosed(ctx) else None
             concerns.append(Concern(dimension=dimension, text=text, conflict=conflict_id))  # type: ignore[arg-type]
-
     replies: list[ReplyTo] = []
-    if previous is not None and prev_turn.get("position"):
-        said = quote(prev_turn["position"])
-        stance = await sp.choose("reply_stance", fill("reply_stance", speaker_label=prev_label, speaker_text=said), STANCES, speaker=previous["member"])
-        if stance is not None:
-            reason = await sp.sentence("reply", fill("reply", speaker_label=prev_label, speaker_text=said, stance=_STANCE_WORDS[stance]), speaker=previous["member"], stance=stance)
-            if reason:
-                replies.append(ReplyTo(member=previous["member"], stance=stance, reason=reason))  # type: ignore[arg-type]
-
-    requested: list[str] = []
-    requestable = [fid for fid in scenario.on_request_ids() if fid not in revealed]
-    if requestable:
-        asked = await sp.choose("request", fill("request", requestable=", ".join(requestable)), [*requestable, NONE])
-        if asked and asked != NONE:
-            requested.append(asked)
+    if stance is not None:
+        reason = next(texts)
+        if reason:
+            replies.append(ReplyTo(member=previous["member"], stance=stance, reason=reason))  # type: ignore[arg-type,index]
 
     data = {
         "position": position, "recommendation": recommendation, "claims": claims, "concerns": concerns,
@@ -250,6 +271,7 @@ async def take_resolution(ctx: Any, turns: list[dict[str, Any]], revealed: set[s
     latest = _latest_by_member(turns)
 
     choices: list[Choice] = []
+    team_picks: list[tuple[Any, str]] = []
     chosen_lines: list[str] = []
     dissent: list[Dissent] = []
     if options_disclosed(ctx):
@@ -259,14 +281,12 @@ async def take_resolution(ctx: Any, turns: list[dict[str, Any]], revealed: set[s
             for pick in picks:
                 counts[pick.get("option", NO_OPTION)] = counts.get(pick.get("option", NO_OPTION), 0) + 1
             tally = ", ".join(f"{oid} ({n})" for oid, n in sorted(counts.items(), key=lambda kv: -kv[1])) or "no one has said"
-            body = fill("chair_choice", conflict_id=conflict.id, conflict_title=conflict.title, options=options_block(conflict), tally=tally)
+            body = fill("chair_choice", conflict_id=conflict.id, conflict_title=conflict.title, tally=tally)
             option = await sp.choose("chair_choice", body, [o.id for o in conflict.options] + [NONE], conflict=conflict.id) or NO_OPTION
-            rationale = ""
+            team_picks.append((conflict, option))
             picked = conflict.option(option)
             if picked is not None:
-                chosen_lines.append(f'The team chose: "{quote(picked.text)}"')
-                rationale = await sp.sentence("chair_rationale", fill("chair_rationale", option_text=quote(picked.text)), conflict=conflict.id, option=option) or ""
-            choices.append(Choice(conflict=conflict.id, option=option, rationale=rationale))
+                chosen_lines.append(f'The team chose: "{quote(picked.text, 160)}"')
             for role, turn in latest.items():
                 mine = next((c for c in turn.get("choices", []) if c.get("conflict") == conflict.id), None)
                 if mine and mine.get("option") not in (None, NO_OPTION, option) and not any(d.member == role for d in dissent):
@@ -276,12 +296,23 @@ async def take_resolution(ctx: Any, turns: list[dict[str, Any]], revealed: set[s
 
     said = [f"- {_label(ctx, role)}: {quote(t.get('position', ''), 160)}" for role, t in latest.items() if t.get("position")]
     chosen_text = "\n".join(chosen_lines + (["The members said:", *said[-4:]] if said else []))
-    final = await sp.sentence("final", fill("final", chosen=chosen_text))
+    # The sentences need only the team's choices, not each other: asked together (see take_turn).
+    sentences: list[Any] = []
+    for conflict, option in team_picks:
+        picked = conflict.option(option)
+        if picked is not None:
+            sentences.append(sp.sentence("chair_rationale", fill("chair_rationale", option_text=quote(picked.text, 160)), conflict=conflict.id, option=option))
+    sentences += [sp.sentence("final", fill("final", chosen=chosen_text)), sp.sentence("uncertainty", fill("uncertainty")), sp.sentence("sign_off", fill("sign_off"))]
+    if scenario.ground_truth:
+        sentences.append(sp.short("diagnosis", fill("diagnosis")))
+    texts = iter(await gather_siblings(sentences))
+    for conflict, option in team_picks:
+        rationale = (next(texts) or "") if conflict.option(option) is not None else ""
+        choices.append(Choice(conflict=conflict.id, option=option, rationale=rationale))
+    final, uncertainty, sign_off = next(texts), next(texts) or "", next(texts) or ""
+    diagnosis = next(texts) if scenario.ground_truth else None
     quoted = [scenario.conflict(c.conflict).option(c.option).text for c in choices if c.option != NO_OPTION]  # type: ignore[union-attr]
     final = final or (" ".join(quoted) if quoted else None)
-    uncertainty = await sp.sentence("uncertainty", fill("uncertainty")) or ""
-    sign_off = await sp.sentence("sign_off", fill("sign_off")) or ""
-    diagnosis = await sp.short("diagnosis", fill("diagnosis")) if scenario.ground_truth else None
 
     tradeoffs: list[str] = []
     for turn in latest.values():

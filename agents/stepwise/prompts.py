@@ -1,7 +1,9 @@
 """Step prompts: the templates in agents/prompts/steps/, filled from the scenario.
 
 Every step prompt is three parts, in this order, so that a local model reuses its evaluated prefix:
-the case (`case.md`, the same for every step of a run: shared facts only), the speaker (`member.md`:
+the case (`case.md`, the same for every step of a run: shared facts only, and, when the options are
+disclosed, every conflict's options, so that the steps that choose among them need not repeat them
+and a local model evaluates them once per run), the speaker (`member.md`:
 the persona's first paragraph and the facts only this role may see), then the step itself. A role's
 facts come from `Scenario.facts_visible_to` (shared, addressed to the role, or on request once
 revealed), the same rule as the whole-turn prompt, and no other fact text enters a step.
@@ -28,10 +30,12 @@ def fill(name: str, **values: Any) -> str:
     return template(name).substitute({k: "" if v is None else str(v) for k, v in values.items()}).strip("\n") + "\n"
 
 
-def case_prefix(scenario: Scenario) -> str:
+def case_prefix(scenario: Scenario, disclosed: bool = True) -> str:
     shared = "\n".join(f"- {f.id}: {f.text}" for f in scenario.facts if f.visibility == "all") or "- (none)"
+    questions = "\n".join(f"Question {c.id}: {c.title}\nOptions:\n{options_block(c)}" for c in scenario.conflicts) if disclosed else ""
     return fill(
-        "case", title=scenario.title, presentation=scenario.presentation.strip(), facts=shared, question=scenario.question
+        "case", title=scenario.title, presentation=scenario.presentation.strip(), facts=shared, question=scenario.question,
+        questions=questions,
     )
 
 

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.gateway import ModelCall, ModelCallError, acomplete
+from agents.providers.siblings import current_group
 from agents.stepwise.text import CHECK_MAX_WORDS, SENTENCE_PATTERN, SHORT_PATTERN, Checked, check_sentence, check_short
 from transcripts.events import ModelErrored, Usage
 
 ATTEMPTS = 2  # the first reply and one resample
 RESAMPLE_TEMPERATURE = 0.7  # a resample samples more freely, so it does not repeat the first reply
-MAX_TOKENS = {"choose": 24, "sentence": 72, "short": 24}
+MAX_TOKENS = {"choose": 24, "sentence": 48, "short": 24}
 # The chair's final recommendation must cover every decision the case needs, in a few sentences: with
 # the options not disclosed there is no list of chosen options to fall back on.
 LONG_STEPS = {"final": (200, 120)}  # step -> (max tokens, max words)
@@ -125,6 +126,9 @@ class Speaker:
         raw, seconds = "", 0.0
         for attempt in range(1, ATTEMPTS + 1):
             will_retry = attempt < ATTEMPTS
+            # Sibling steps run at once (one batch on the embedded model): each is charged its share.
+            group = current_group()
+            share = max(1, group.live) if group is not None else 1
             temperature = team.temperature_for(member) if attempt == 1 else max(team.temperature_for(member), RESAMPLE_TEMPERATURE)
             call = ModelCall(
                 model=ctx.models[self.role],
@@ -145,7 +149,7 @@ class Speaker:
                 continue
             self.usage = self.usage + reply.usage
             ctx.add_usage(self.role, reply.usage)  # counted as it is spent, so an interrupted turn's calls count too
-            seconds += reply.usage.latency_s
+            seconds += reply.usage.latency_s / share
             raw = reply.text
             checked: Checked = check(raw)
             if checked.text is not None:

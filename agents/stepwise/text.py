@@ -20,10 +20,11 @@ from typing import Any
 WORDS_FILE = Path(__file__).resolve().parent / "english_words.txt.gz"
 
 # One sentence as a JSON-Schema `pattern` (llama.cpp's schema-to-grammar converter honours it):
-# a capitalised first word, 4 to 28 words of letters, digits and a few inner marks, commas or
+# a capitalised first word, 4 to 22 words of letters, digits and a few inner marks, commas or
 # semicolons between words, and a full stop, question or exclamation mark at the end.
-MAX_WORDS = 28
-SENTENCE_PATTERN = r"^[A-Z][A-Za-z0-9'-]{0,19}([,;]? [A-Za-z0-9'%/-]{1,20}){3,27}[.?!]$"
+# 22 words keeps a sentence to one idea, and a batch of sentences (local_batch) as long as its longest.
+MAX_WORDS = 22
+SENTENCE_PATTERN = r"^[A-Z][A-Za-z0-9'-]{0,19}([,;]? [A-Za-z0-9'%/-]{1,20}){3,21}[.?!]$"
 # A short name (a diagnosis, a role): 1 to 8 words of letters, digits and hyphens.
 SHORT_PATTERN = r"^[A-Za-z][A-Za-z0-9'-]{0,24}( [A-Za-z0-9'/-]{1,24}){0,7}$"
 
