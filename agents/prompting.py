@@ -113,7 +113,7 @@ def _discussion(turns: list[dict[str, Any]], team: Team, window: int) -> str:
 # identity (the cache holds the record and team, so the ids cannot be reused while cached); records
 # are never changed once taken.
 _RENDERED: dict[tuple[int, int], tuple[dict[str, Any], Team, str]] = {}
-_RENDERED_MAX = 1024
+_RENDERED_MAX = 256
 
 
 def _rendered(record: dict[str, Any], team: Team) -> str:

@@ -108,7 +108,7 @@ def redacted_json(line: str, values: list[str] | None = None) -> str:
 # checks each piece once instead of scanning every whole line for every marker (~60 us a turn event).
 _CLEAN_PIECES: set[str] = set()
 _CLEAN_FOR: list[tuple[str, ...]] = [()]
-_CLEAN_MAX = 20_000
+_CLEAN_MAX = 8_000  # bounded: a few hundred kB
 _SHORTEST_NEEDLE = 3  # "sk-", "hf_"; secret values have 6 characters or more
 
 
