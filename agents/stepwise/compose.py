@@ -1,21 +1,24 @@
 """Compose a member's turn, the chair's pick of the next speaker, and the resolution from steps.
 
-A turn (see `Turn`), step by step; each step sees only what it needs:
-- when the options are disclosed, for each conflict: the option the member favours (`choice`: that
-  conflict's ids or none; the previous speaker's pick is shown), then one sentence why (`rationale`);
-- `position`: one sentence on the decision (with the options the member just favoured, quoted);
-- `recommendation`: one sentence on what the team should do next;
-- a claim: the fact it rests on (`claim_fact`: ids of facts this role may see), then one sentence
-  on what it means (`claim`);
-- a concern: its dimension (`concern_dimension`: one of the six), then one sentence (`concern`);
-- a reply to the previous speaker, when there is one: agree / disagree / amend (`reply_stance`),
-  then one sentence why (`reply`, with the previous speaker's position quoted);
+A turn (see `Turn`), step by step; each step sees only what it needs. First the closed choices, one
+after another:
+- when the options are disclosed, for each conflict the option the member favours (`choice`: that
+  conflict's ids or none; the previous speaker's pick is shown; the options themselves are in the
+  case block every step starts with);
+- the fact a claim rests on (`claim_fact`: ids of facts this role may see);
+- the dimension of a concern (`concern_dimension`: one of the six);
+- a stance on the previous speaker's position, when there is one (`reply_stance`: agree / disagree / amend);
 - the on-request fact it asks to see, if any are left (`request`: those ids or none).
+Then the sentences, which need those choices but not each other, asked together as one sibling
+group (agents/providers/siblings.py: the embedded model decodes them as parallel sequences): one
+sentence why for each favoured option (`rationale`), the position on the decision (`position`),
+what the team should do next (`recommendation`), what the cited fact means (`claim`), the concern
+(`concern`), and why the member agrees, disagrees or would amend (`reply`, the position quoted).
 
 The resolution: for each conflict (when disclosed) the team's option (`chair_choice`, with the
-members' latest picks counted) and one sentence why (`chair_rationale`); the final recommendation
-(`final`, one or two sentences); what remains uncertain (`uncertainty`); who signs off (`sign_off`);
-the diagnosis for diagnostic cases (`diagnosis`). Dissent is drawn from the members' own latest
+members' latest picks counted); then, together, one sentence why for each (`chair_rationale`), the
+final recommendation (`final`), what remains uncertain (`uncertainty`), who signs off (`sign_off`)
+and the diagnosis for diagnostic cases (`diagnosis`). Dissent is drawn from the members' own latest
 stances: a member whose latest pick for a conflict differs from the team's, with that member's own
 sentence for it. Trade-offs are the dimensions the members' concerns named.
 
@@ -193,7 +196,7 @@ async def _turn_steps(ctx: Any, sp: Speaker, role: str, round_no: int, turns: li
     dimension = await sp.choose("concern_dimension", fill("concern_dimension", dimensions=", ".join(order)), order)
 
     stance = None
-    said = quote(prev_turn.get("position", ""))
+    said = quote(prev_turn.get("position", ""), 160)
     if previous is not None and prev_turn.get("position"):
         stance = await sp.choose("reply_stance", fill("reply_stance", speaker_label=prev_label, speaker_text=said), STANCES, speaker=previous["member"])
 

@@ -54,7 +54,10 @@ def private_facts(scenario: Scenario, role: str, revealed: set[str]) -> list[tup
 def member_block(scenario: Scenario, role: str, label: str, persona: str, revealed: set[str]) -> str:
     extra = private_facts(scenario, role, revealed)
     lines = "Facts only some members have, including you:\n" + "\n".join(f"- {fid}: {text}" for fid, text in extra) if extra else ""
-    return fill("member", member_label=label, persona=persona_brief(persona), private_facts=lines)
+    brief = persona_brief(persona)
+    # A persona that introduces itself ("You are the chair of ...") needs no second introduction.
+    who = brief if brief.lower().startswith("you are") else f"You are the {label}. {brief}".strip()
+    return fill("member", persona=who, private_facts=lines)
 
 
 def options_block(conflict: Any) -> str:
