@@ -47,7 +47,7 @@ def route_start(state: Any, runtime: Runtime[RunContext]) -> Any:
 
 async def _answer(ctx: RunContext, index: int) -> Structured:
     chair = ctx.team.chair
-    messages = build_solo_messages(ctx.scenario, ctx.team, ctx.personas.get(chair.role, ""), disclosure=ctx.disclosure)
+    messages = build_solo_messages(ctx.scenario, ctx.team, ctx.personas.get(chair.role, ""), disclosure=ctx.disclosure, case=ctx.case_text)
     seed = ctx.seed + SAMPLE_SEED_STRIDE * (index - 1)
     context = {**_scripted_context(ctx, chair.role, 1, [], set()), "members": [], "seed": seed, "sample": index}
     return await call_structured(

@@ -62,8 +62,9 @@ class _BareState(TypedDict, total=False):
 
 
 async def _bare_langgraph(scenario: Scenario, runs: int, turns_per_run: int) -> float:
-    """Baseline: a bare LangGraph loop of the same shape (one superstep per turn, a resolve step), each
-    step one scripted call through the gateway; no prompts, validation or transcript. Turns per second."""
+    """Baseline: a bare LangGraph loop with one superstep per turn and a resolve step (the engine's shape
+    before a round robin's turns shared one step), each step one scripted call through the gateway; no
+    prompts, validation or transcript. Turns per second: what LangGraph's steps alone allow."""
     from langgraph.graph import END, START, StateGraph
 
     from agents.gateway import ModelCall, acomplete

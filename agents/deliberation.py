@@ -1,8 +1,10 @@
-r"""The council as one LangGraph graph, for all three protocols (and the baselines, agents/baselines.py).
+r"""The council as LangGraph graphs, for all three protocols (and the baselines, agents/baselines.py).
 
-    START --(route)--> member_turn (one Send per speaker; several at once for `parallel`)
+    START -> take_turns -> resolve -> END     (`round_robin`, a graph of its own: every turn in one step)
+
+    START --(route)--> member_turn (one Send per speaker; all of a round at once for `parallel`)
           \--> chair_moderate --(route)--> member_turn | resolve              (`moderated`)
-    member_turn --(route)--> member_turn | chair_moderate | resolve   (one speaker per step)
+    member_turn --(route)--> chair_moderate | resolve                 (`moderated`: one speaker per step)
                 \--> advance --(route)--> member_turn | resolve       (`parallel`: join the round)
     resolve -> END
 
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Annotated, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
@@ -33,11 +34,12 @@ from agents.prompting import (
     build_turn_messages,
     retry_messages,
 )
-from agents.schemas import RESOLVE, ChairDecision, Choice, Resolution, Turn, reply_schema
+from agents.run_context import RunContext, Structured
+from agents.schemas import RESOLVE, ChairDecision, Choice, Resolution, Turn
 from agents import stepwise
 from agents.team import Team
 from scenarios.model import NO_OPTION, Scenario
-from transcripts.events import ChairDecided, Event, FactRevealed, ModelErrored, TurnTaken, Usage
+from transcripts.events import ChairDecided, FactRevealed, ModelErrored, TurnTaken, Usage
 from transcripts.json_text import extract_json
 
 
@@ -62,67 +64,6 @@ class TurnTask(TypedDict):
     round: int
     turns: list[dict[str, Any]]
     revealed: list[str]
-
-
-@dataclass
-class RunContext:
-    scenario: Scenario
-    team: Team
-    personas: dict[str, str]
-    models: dict[str, str]
-    seed: int
-    record: Callable[[Event], Event]
-    scenario_json: dict[str, Any] = field(default_factory=dict)
-    usage_by_member: dict[str, Usage] = field(default_factory=dict)
-    schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
-    scenario_hash: str = ""  # lets runs of the same scenario share their reply schemas
-    disclosure: str = ""  # options | none; empty means the team's own setting
-    turn_style: str = ""  # whole | stepwise; empty means the team's setting, `auto` resolved for these models
-
-    def __post_init__(self) -> None:
-        if not self.scenario_json:
-            self.scenario_json = self.scenario.model_dump(mode="json")
-        self.disclosure = self.disclosure or self.team.disclosure
-        self.turn_style = self.turn_style or self.team.resolved_turn_style(self.models)
-        self.schemas = _schemas_for(self.scenario, tuple(self.team.member_ids()), self.scenario_hash, self.disclosure)
-
-    @property
-    def open_ended(self) -> bool:
-        """Disclosure `none`: replies carry no conflict or option ids."""
-        return self.disclosure == "none"
-
-    def add_usage(self, role: str, usage: Usage) -> None:
-        self.usage_by_member[role] = self.usage_by_member.get(role, Usage()) + usage
-
-
-_SCHEMA_CACHE: dict[tuple[str, tuple[str, ...], str], dict[str, dict[str, Any]]] = {}
-
-
-def _schemas_for(scenario: Scenario, members: tuple[str, ...], scenario_hash: str, disclosure: str = "options") -> dict[str, dict[str, Any]]:
-    """Reply schemas for a scenario and a team's members; a batch reuses them across its runs."""
-    key = (scenario_hash, members, disclosure)
-    cached = _SCHEMA_CACHE.get(key) if scenario_hash else None
-    if cached is None:
-        cached = {
-            kind: reply_schema(kind, scenario, list(members), disclosure=disclosure)
-            for kind in ("turn", "resolution", "chair_decision")
-        }
-        if scenario_hash:
-            if len(_SCHEMA_CACHE) > 256:
-                _SCHEMA_CACHE.clear()
-            _SCHEMA_CACHE[key] = cached
-    return cached
-
-
-@dataclass
-class Structured:
-    """Outcome of one structured call, after validation retries."""
-
-    value: BaseModel | None
-    raw: str
-    attempts: int
-    usage: Usage
-    error: str | None
 
 
 _extract_json = extract_json  # models wrap JSON in prose or ``` fences (transcripts.json_text)
@@ -281,10 +222,8 @@ async def route_after_advance(state: CouncilState, runtime: Runtime[RunContext])
     waiting = [m for m in team.member_ids() if m not in spoken]
     budget_left = team.limits.max_turns - len(turns)
     if team.protocol == "parallel":
-        speakers = waiting[:budget_left]
-    else:
-        speakers = waiting[:1]
-    return [_task(s, round_no, state) for s in speakers]
+        return [_task(s, round_no, state) for s in waiting[:budget_left]]
+    return "take_turns"
 
 
 def _task(member: str, round_no: int, state: CouncilState) -> Send:
@@ -298,7 +237,40 @@ def _task(member: str, round_no: int, state: CouncilState) -> Send:
 
 
 async def member_turn(task: TurnTask, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """One member's turn (`parallel` fans these out; `moderated` sends the chair's pick here)."""
     ctx = runtime.context
+    record, newly_revealed = await _take_turn(ctx, task)
+    update: dict[str, Any] = {"turns": [record], "revealed": newly_revealed}
+    if ctx.team.protocol != "parallel":  # one speaker per step: this turn can move the round on itself
+        update.update(_progress(ctx, [*task["turns"], record], task["round"]))
+    return update
+
+
+async def take_turns(state: CouncilState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """`round_robin`: the members in order, round after round, until the rounds or the turn budget
+    run out, in one step. Each member sees the turns and facts revealed before it, exactly as when
+    every turn was a step of its own; LangGraph's cost per step was most of a turn's CPU with a fast
+    model, and a round robin has no branch for the graph to take between turns."""
+    ctx = runtime.context
+    team = ctx.team
+    round_no, limit_hit = state["round"], bool(state.get("limit_hit"))
+    turns, revealed = list(state.get("turns", [])), list(state.get("revealed", []))
+    taken: list[dict[str, Any]] = []
+    while round_no <= team.rounds_for(ctx.turn_style) and not limit_hit:  # route_after_advance's test for `resolve`
+        spoken = _spoken_in_round(turns, round_no)
+        waiting = [m for m in team.member_ids() if m not in spoken]
+        if not waiting:  # pragma: no cover - _progress moves the round on once everyone has spoken
+            break
+        record, newly_revealed = await _take_turn(ctx, {"member": waiting[0], "round": round_no, "turns": turns, "revealed": revealed})
+        turns, revealed = [*turns, record], _merge_unique(revealed, newly_revealed)
+        taken.append(record)
+        progress = _progress(ctx, turns, round_no)
+        round_no, limit_hit = progress["round"], progress["limit_hit"]
+    return {"turns": taken, "revealed": revealed[len(state.get("revealed", [])):], "round": round_no, "limit_hit": limit_hit}
+
+
+async def _take_turn(ctx: RunContext, task: TurnTask) -> tuple[dict[str, Any], list[str]]:
+    """A member's turn, recorded: (the turn's record for the state, the facts it newly revealed)."""
     scenario, team = ctx.scenario, ctx.team
     role, round_no = task["member"], task["round"]
     member = team.member(role)
@@ -311,7 +283,7 @@ async def member_turn(task: TurnTask, runtime: Runtime[RunContext]) -> dict[str,
     else:
         messages = build_turn_messages(
             scenario, team, member, ctx.personas.get(role, ""), round_no=round_no, turns=task["turns"], revealed=revealed,
-            disclosure=ctx.disclosure,
+            disclosure=ctx.disclosure, case=ctx.case_text,
         )
         result = await call_structured(
             ctx, role, "turn", Turn, messages, round_no=round_no, context=context,
@@ -319,12 +291,12 @@ async def member_turn(task: TurnTask, runtime: Runtime[RunContext]) -> dict[str,
         )
     turn = result.value.model_dump(mode="json") if result.value is not None else None
     ctx.record(
-        TurnTaken(
-            round=round_no, member=role, ok=turn is not None, turn=turn, raw=result.raw,
+        TurnTaken(  # the validated Turn itself: validating its dump again would give the same Turn
+            round=round_no, member=role, ok=turn is not None, turn=result.value, raw=result.raw,
             attempts=result.attempts, error=result.error, usage=result.usage,
         )
     )
-    newly_revealed = []
+    newly_revealed: list[str] = []
     if turn is not None:
         for fid in turn.get("requested_facts", []):
             fact = scenario.fact(fid)
@@ -332,11 +304,7 @@ async def member_turn(task: TurnTask, runtime: Runtime[RunContext]) -> dict[str,
                 continue
             newly_revealed.append(fid)
             ctx.record(FactRevealed(round=round_no, fact_id=fid, requested_by=role, text=fact.text))
-    record = {"member": role, "round": round_no, "ok": turn is not None, "turn": turn}
-    update: dict[str, Any] = {"turns": [record], "revealed": newly_revealed}
-    if team.protocol != "parallel":  # one speaker per step: this turn can move the round on itself
-        update.update(_progress(ctx, [*task["turns"], record], round_no))
-    return update
+    return {"member": role, "round": round_no, "ok": turn is not None, "turn": turn}, newly_revealed
 
 
 async def route_after_turn(state: CouncilState, runtime: Runtime[RunContext]) -> Any:
@@ -389,7 +357,7 @@ async def chair_moderate(state: CouncilState, runtime: Runtime[RunContext]) -> d
     else:
         messages = build_chair_decision_messages(
             ctx.scenario, team, ctx.personas.get(chair.role, ""), turns=turns, turn_counts=counts,
-            open_concerns=_open_concerns(turns), disclosure=ctx.disclosure,
+            open_concerns=_open_concerns(turns), disclosure=ctx.disclosure, case=ctx.case_text,
         )
         result = await call_structured(ctx, chair.role, "chair_decision", ChairDecision, messages, round_no=state["round"], context=context)
     if result.value is not None:
@@ -424,7 +392,8 @@ async def resolve(state: CouncilState, runtime: Runtime[RunContext]) -> dict[str
             result: Structured | stepwise.Outcome = done(await stepwise.take_resolution(ctx, turns, revealed, context))
     else:
         messages = build_resolution_messages(
-            scenario, team, ctx.personas.get(chair.role, ""), turns=turns, revealed=revealed, disclosure=ctx.disclosure
+            scenario, team, ctx.personas.get(chair.role, ""), turns=turns, revealed=revealed, disclosure=ctx.disclosure,
+            case=ctx.case_text,
         )
         result = await call_structured(
             ctx, chair.role, "resolution", Resolution, messages, round_no=state.get("round", 1), context=context,
@@ -458,39 +427,51 @@ def resolution_record(ctx: RunContext, result: Any) -> dict[str, Any]:
     }
 
 
-def build_graph() -> Any:
+def build_graph(protocol: str | None = None) -> Any:
+    """The graph for a protocol: `round_robin` has a straight one (its turns, then the resolution:
+    nothing to route, and every step and router LangGraph runs costs CPU); the others share the
+    general one (routed from START). None: the general graph."""
+    graph = StateGraph(CouncilState, context_schema=RunContext)
+    if protocol == "round_robin":
+        graph.add_node("take_turns", take_turns)
+        graph.add_node("resolve", resolve)
+        graph.add_edge(START, "take_turns")
+        graph.add_edge("take_turns", "resolve")
+        graph.add_edge("resolve", END)
+        return graph.compile()
     from agents import baselines  # its nodes use this module's call machinery
 
-    graph = StateGraph(CouncilState, context_schema=RunContext)
     graph.add_node("advance", advance)
     graph.add_node("member_turn", member_turn)
+    graph.add_node("take_turns", take_turns)
     graph.add_node("chair_moderate", chair_moderate)
     graph.add_node("resolve", resolve)
     graph.add_node("solo_answer", baselines.solo_answer)
     graph.add_node("sample_answer", baselines.sample_answer)
     graph.add_node("combine_answers", baselines.combine_answers)
     graph.add_conditional_edges(
-        START, route_start, ["member_turn", "chair_moderate", "resolve", "solo_answer", "sample_answer"]
+        START, route_start, ["member_turn", "take_turns", "chair_moderate", "resolve", "solo_answer", "sample_answer"]
     )
     graph.add_edge("solo_answer", END)
     graph.add_edge("sample_answer", "combine_answers")
     graph.add_edge("combine_answers", END)
-    graph.add_conditional_edges("advance", route_after_advance, ["member_turn", "chair_moderate", "resolve"])
-    graph.add_conditional_edges("member_turn", route_after_turn, ["advance", "member_turn", "chair_moderate", "resolve"])
+    graph.add_conditional_edges("advance", route_after_advance, ["member_turn", "take_turns", "chair_moderate", "resolve"])
+    graph.add_conditional_edges("member_turn", route_after_turn, ["advance", "member_turn", "take_turns", "chair_moderate", "resolve"])
+    graph.add_edge("take_turns", "resolve")
     graph.add_conditional_edges("chair_moderate", route_after_chair, ["member_turn", "resolve"])
     graph.add_edge("resolve", END)
     return graph.compile()
 
 
-_COMPILED: Any = None
+_COMPILED: dict[bool, Any] = {}
 
 
-def council_graph() -> Any:
-    """The compiled graph; compiled once per process (it holds no run state)."""
-    global _COMPILED
-    if _COMPILED is None:
-        _COMPILED = build_graph()
-    return _COMPILED
+def council_graph(protocol: str | None = None) -> Any:
+    """The compiled graph for a protocol; compiled once per process (it holds no run state)."""
+    straight = protocol == "round_robin"
+    if straight not in _COMPILED:
+        _COMPILED[straight] = build_graph("round_robin" if straight else None)
+    return _COMPILED[straight]
 
 
 def recursion_limit(team: Team) -> int:

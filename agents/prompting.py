@@ -106,7 +106,26 @@ def render_turn_record(record: dict[str, Any], team: Team) -> str:
 
 def _discussion(turns: list[dict[str, Any]], team: Team, window: int) -> str:
     recent = turns[-window:] if window else []
-    return "\n".join(render_turn_record(t, team) for t in recent) or "(nobody has spoken yet)"
+    return "\n".join(_rendered(t, team) for t in recent) or "(nobody has spoken yet)"
+
+
+# A turn's record is shown to every later speaker of its run: render it once. Keyed by the record's
+# identity (the cache holds the record and team, so the ids cannot be reused while cached); records
+# are never changed once taken.
+_RENDERED: dict[tuple[int, int], tuple[dict[str, Any], Team, str]] = {}
+_RENDERED_MAX = 256
+
+
+def _rendered(record: dict[str, Any], team: Team) -> str:
+    key = (id(record), id(team))
+    hit = _RENDERED.get(key)
+    if hit is not None and hit[0] is record and hit[1] is team:
+        return hit[2]
+    text = render_turn_record(record, team)
+    if len(_RENDERED) >= _RENDERED_MAX:
+        _RENDERED.clear()
+    _RENDERED[key] = (record, team, text)
+    return text
 
 
 def build_turn_messages(
@@ -119,10 +138,11 @@ def build_turn_messages(
     turns: list[dict[str, Any]],
     revealed: set[str],
     disclosure: str = "options",
+    case: str | None = None,
 ) -> list[dict[str, str]]:
     requestable = [fid for fid in scenario.on_request_ids() if fid not in revealed]
     text = _template(_task_name("turn", disclosure)).substitute(
-        case=case_block(scenario, disclosure),
+        case=case if case is not None else case_block(scenario, disclosure),
         discussion=_discussion(turns, team, team.limits.context),
         member_label=member.label,
         persona=persona.strip(),
@@ -142,9 +162,10 @@ def build_resolution_messages(
     turns: list[dict[str, Any]],
     revealed: set[str],
     disclosure: str = "options",
+    case: str | None = None,
 ) -> list[dict[str, str]]:
     text = _template(_task_name("resolution", disclosure)).substitute(
-        case=case_block(scenario, disclosure),
+        case=case if case is not None else case_block(scenario, disclosure),
         discussion=_discussion(turns, team, max(team.limits.context, len(team.members))),
         member_label=team.chair.label,
         persona=persona.strip(),
@@ -163,9 +184,10 @@ def build_chair_decision_messages(
     turn_counts: dict[str, int],
     open_concerns: list[str],
     disclosure: str = "options",
+    case: str | None = None,
 ) -> list[dict[str, str]]:
     text = _template(_task_name("chair_decision", disclosure)).substitute(
-        case=case_block(scenario, disclosure),
+        case=case if case is not None else case_block(scenario, disclosure),
         discussion=_discussion(turns, team, team.limits.context),
         member_label=team.chair.label,
         persona=persona.strip(),
@@ -176,10 +198,10 @@ def build_chair_decision_messages(
     return [{"role": "user", "content": text}]
 
 
-def build_solo_messages(scenario: Scenario, team: Team, persona: str, *, disclosure: str = "options") -> list[dict[str, str]]:
+def build_solo_messages(scenario: Scenario, team: Team, persona: str, *, disclosure: str = "options", case: str | None = None) -> list[dict[str, str]]:
     """The baselines' one call: the case, and the chair asked to resolve it alone (no discussion)."""
     text = _template(_task_name("solo", disclosure)).substitute(
-        case=case_block(scenario, disclosure),
+        case=case if case is not None else case_block(scenario, disclosure),
         member_label=team.chair.label,
         persona=persona.strip(),
         private_facts=_private_facts(scenario, team.chair.role, set()),

@@ -163,7 +163,7 @@ async def _arun(spec: RunSpec, *, on_event: Callable[[Event], None] | None, canc
     if writer is None:
         lock: Any = claim_transcript(path)
         try:
-            writer = TranscriptWriter(path)
+            writer = TranscriptWriter(path, events_before=0)  # claim_transcript emptied it
         except BaseException:
             lock.release()
             raise
@@ -203,7 +203,7 @@ async def _arun(spec: RunSpec, *, on_event: Callable[[Event], None] | None, canc
     state: dict[str, Any] = {}
     status, reason = "failed", ""
     try:
-        invoke = council_graph().ainvoke(
+        invoke = council_graph(team.protocol).ainvoke(
             {"round": 1, "turns": [], "revealed": []},
             config={"recursion_limit": recursion_limit(team)},
             context=ctx,

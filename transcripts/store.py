@@ -31,10 +31,13 @@ class TranscriptWriter:
     every event.
     """
 
-    def __init__(self, path: Path, *, fsync: bool = False) -> None:
+    def __init__(self, path: Path, *, fsync: bool = False, events_before: int | None = None) -> None:
+        """`events_before`: how many events the file holds already, when the caller knows (a run
+        that has just emptied its file under the lock says 0); read from the file otherwise."""
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._seq = _count_lines(self.path)
+        if events_before is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._seq = _count_lines(self.path) if events_before is None else events_before
         self._fh: IO[str] = open(self.path, "a", encoding="utf-8")
         self._fsync = fsync
         self._secrets = secret_values()  # read once per writer (a run): the environment does not change mid-run

@@ -161,6 +161,8 @@ class Case:
     facts: tuple[tuple[str, str, Any], ...]  # (id, text, visibility)
     conflicts: tuple[_Conflict, ...]
     ground_truth: dict[str, Any] | None
+    # Reply parts fixed by the case and the policy, built once per case (scripted_replies fills it).
+    parts: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, scenario: Any) -> Case:

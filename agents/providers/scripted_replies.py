@@ -58,15 +58,46 @@ def _say(req: ScriptedRequest, text: str) -> str:
     return _sentence(paraphrase(text)) if _open_ended(req) else _sentence(text)
 
 
+def _turn_parts(req: ScriptedRequest) -> tuple[list[Any], str, str, list[dict[str, Any]], list[dict[str, Any]]]:
+    """What every turn of a policy says about the case, whoever speaks: the chosen options, the
+    favoured and recommended courses, the concerns and the choices. Built once per case and policy
+    (`mixed` chooses by the run's seed: built each time)."""
+    key = ("turn", req.policy, _open_ended(req))
+    parts = req.case.parts.get(key) if req.policy != "mixed" else None
+    if parts is None:
+        case = req.case
+        chosen = [(c, req.choose(c)) for c in case.conflicts]
+        if _open_ended(req):  # noticed in its own words: no title, no conflict id
+            concerns = [
+                {"dimension": c.dimensions[0], "text": f"What worries me: {_say(req, c.description)}"}
+                for c in case.conflicts[:MAX_ITEMS]
+            ]
+        else:
+            concerns = [
+                {"dimension": c.dimensions[0], "text": f"{c.title}: {_sentence(c.description)}", "conflict": c.id}
+                for c in case.conflicts[:MAX_ITEMS]
+            ]
+        parts = (
+            chosen,
+            " ".join(_say(req, o.text) for _c, o in chosen[:2]),
+            " ".join(_say(req, o.text) for _c, o in chosen),
+            concerns,
+            [{"conflict": c.id, "option": o.id, "rationale": o.rationale} for c, o in chosen[:MAX_ITEMS]],
+        )
+        if req.policy != "mixed":
+            req.case.parts[key] = parts
+    return parts
+
+
 def build_turn(req: ScriptedRequest) -> dict[str, Any]:
     case, member, round_no = req.case, req.member, req.round
     rng = req.rng("turn", member, round_no)
-    chosen = [(c, req.choose(c)) for c in case.conflicts]
+    chosen, favoured, recommended, concerns, choices = _turn_parts(req)
     open_ended = _open_ended(req)
     lead = rng.choice(_ROLE_LEADS.get(member, ("In my view", "As I see it", "Having read the case")))
     if chosen:
-        position = f"{lead}, I favour this: " + " ".join(_say(req, o.text) for _c, o in chosen[:2])
-        recommendation = " ".join(_say(req, o.text) for _c, o in chosen)
+        position = f"{lead}, I favour this: " + favoured
+        recommendation = recommended
     else:
         diagnosis = _diagnosis(req)
         position = f"{lead}, the findings point to {diagnosis or 'a diagnosis we can confirm with more tests'}."
@@ -79,17 +110,6 @@ def build_turn(req: ScriptedRequest) -> dict[str, Any]:
         groups = [picks[:2], picks[2:]] if len(picks) > 2 else [picks[:1], picks[1:]] if len(picks) > 1 else [picks]
         for ids in (g for g in groups if g):
             claims.append({"text": "The record shows: " + " ".join(_sentence(case.fact_text(f)) for f in ids), "facts": ids})
-
-    if open_ended:  # noticed in its own words: no title, no conflict id
-        concerns = [
-            {"dimension": c.dimensions[0], "text": f"What worries me: {_say(req, c.description)}"}
-            for c in case.conflicts[:MAX_ITEMS]
-        ]
-    else:
-        concerns = [
-            {"dimension": c.dimensions[0], "text": f"{c.title}: {_sentence(c.description)}", "conflict": c.id}
-            for c in case.conflicts[:MAX_ITEMS]
-        ]
 
     replies = []
     previous = req.context.get("previous_speaker")
@@ -116,9 +136,9 @@ def build_turn(req: ScriptedRequest) -> dict[str, Any]:
         "position": position,
         "recommendation": recommendation,
         "claims": claims[:MAX_ITEMS],
-        "concerns": concerns,
+        "concerns": list(concerns),  # the lists are shared by the case's turns: the body gets its own
         "replies": replies,
-        "choices": [{"conflict": c.id, "option": o.id, "rationale": o.rationale} for c, o in chosen[:MAX_ITEMS]],
+        "choices": list(choices),
         "requested_facts": requested,
         "confidence": confidence,
     }
