@@ -109,8 +109,13 @@ class Speaker:
         key = normalise(checked.text)
         if key in self.seen:
             return Checked(None, f"repeats an earlier turn word for word: {checked.text[:60]!r}")
-        opening = " ".join(key.split()[:4])
-        if len(opening.split()) == 4 and opening in self.echo:
+        words = key.split()
+        # Copying: it opens with four words of the persona or the instructions, or repeats five words in
+        # a row of the persona ("you are a safety critic on a hospital case conference").
+        persona = f" {self.echo.split(' | ', 1)[0]} "
+        shingles = [" ".join(words[i : i + 5]) for i in range(len(words) - 4)]
+        opening = " ".join(words[:4])
+        if (len(words) >= 4 and opening in self.echo) or any(f" {g} " in persona for g in shingles):
             return Checked(None, f"copies the instructions or the persona: {checked.text[:60]!r}")
         self.seen.add(key)
         return checked

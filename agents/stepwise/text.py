@@ -99,8 +99,14 @@ def word_count(text: str) -> int:
     return len(_TOKEN.findall(text or ""))
 
 
+# A sentence whose last word is one of these stopped mid-phrase ("... and reviewed by."), whatever its mark.
+DANGLING = frozenset("a an the and or but nor of to by for with from in on at as into than that which who whose whom if because while my your our their its his her".split())
+
+
 def ends_sentence(text: str) -> bool:
-    return bool(_END.search((text or "").strip()))
+    text = (text or "").strip()
+    words = words_of(text)
+    return bool(_END.search(text)) and not (words and words[-1] in DANGLING)
 
 
 @dataclass(frozen=True)
@@ -119,11 +125,13 @@ def check_sentence(raw: str, extra: frozenset[str] | set[str] = frozenset(), *, 
         return Checked(None, "empty reply")
     if _STRAY.search(text):
         return Checked(None, f"stray brackets or symbols in {text[:60]!r}")
-    if not ends_sentence(text):
+    if not _END.search(text):
         match = _LAST_END.match(text)
         if match is None or word_count(match.group(1)) < MIN_WORDS:
             return Checked(None, f"does not end a sentence: {text[:60]!r}")
         text = match.group(1).strip()
+    if not ends_sentence(text):
+        return Checked(None, f"stops mid-phrase: {text[-60:]!r}")
     n = word_count(text)
     if n < MIN_WORDS:
         return Checked(None, f"{n} word(s), fewer than {MIN_WORDS}: {text!r}")
@@ -131,7 +139,8 @@ def check_sentence(raw: str, extra: frozenset[str] | set[str] = frozenset(), *, 
         return Checked(None, f"{n} words, more than {max_words}")
     if not text[0].isupper() and not text[0].isdigit() and text[0] not in "\"'(":
         return Checked(None, f"does not start a sentence: {text[:60]!r}")
-    if any(len(w) > MAX_WORD_LETTERS or (len(w) >= GLUED_LETTERS and not is_word(w, extra)) for w in words_of(text)):
+    parts = [part for w in words_of(text) for part in w.split("'")]  # "have'verevealedthel" hides a glued part
+    if any(len(w) > MAX_WORD_LETTERS or (len(w) >= GLUED_LETTERS and not is_word(w, extra)) for w in parts):
         return Checked(None, f"a run-on non-word in {text[:60]!r}")
     share = nonword_share(text, extra)
     if share > MAX_NONWORD_SHARE:

@@ -17,3 +17,25 @@ def test_words_run_together_make_a_sentence_unusable():
     # a long real word is not glued
     assert check_sentence("Confidentiality matters to this patient and her family.").text is not None
     assert nonword_share("We favour prioritising the patient.") == 0.0
+
+
+def test_a_sentence_cut_off_mid_phrase_is_unusable_and_counts_as_mid_sentence():
+    from agents.stepwise.text import Readability, ends_sentence
+
+    cut = check_sentence("Nothing is said until the error has been disclosed to the family and reviewed by.")
+    assert cut.text is None and "mid-phrase" in (cut.problem or "")
+    assert not ends_sentence("It was reviewed by.") and ends_sentence("It was reviewed.")
+    r = Readability()
+    r.add_run([{"position": "The team will tell her what happened and who is responsible for the."}], None, frozenset())
+    assert r.figures()["mid_sentence_share"] == 1.0
+
+
+def test_a_sentence_that_repeats_the_persona_is_unusable():
+    from agents.stepwise.steps import Speaker, normalise
+
+    sp = Speaker(ctx=None, role="safety_critic", prefix="", context={}, words=frozenset(),
+                 echo=normalise("You are the Safety Critic. You are the safety critic on a hospital case conference.") + " | say who signs off on this plan")
+    copied = sp._check_sentence('{"sentence": "You are a safety critic on a hospital case conference."}')
+    assert copied.text is None and "copies" in (copied.problem or "")
+    own = sp._check_sentence('{"sentence": "The consultant on call signs off on this plan today."}')
+    assert own.text == "The consultant on call signs off on this plan today."
