@@ -18,6 +18,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,9 @@ def request_key(call: ModelCall) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+OPEN_ATTEMPTS = 20
+
+
 class ResponseCache:
     """key -> reply. Counts hits and misses; tolerant of an unusable file (then it caches nothing)."""
 
@@ -68,19 +72,42 @@ class ResponseCache:
         self.error: str | None = None
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, model TEXT, text TEXT, "
-                "prompt_tokens INTEGER, completion_tokens INTEGER)"
-            )
-            self._db.commit()
-        except sqlite3.Error as exc:
-            self.error = f"response cache {self.path} unusable ({exc}); running without it"
-            self._db = None
+        # Several worker processes open the same new file at once: switching it to WAL can fail with
+        # "database is locked" without waiting for the busy timeout, so opening is retried briefly.
+        for attempt in range(OPEN_ATTEMPTS):
+            try:
+                self._open()
+                self.error = None
+                break
+            except sqlite3.OperationalError as exc:
+                self._close_quietly()
+                self.error = f"response cache {self.path} unusable ({exc}); running without it"
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    break
+                time.sleep(0.05 * (attempt + 1))
+            except sqlite3.Error as exc:
+                self._close_quietly()
+                self.error = f"response cache {self.path} unusable ({exc}); running without it"
+                break
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, model TEXT, text TEXT, "
+            "prompt_tokens INTEGER, completion_tokens INTEGER)"
+        )
+        self._db.commit()
+
+    def _close_quietly(self) -> None:
+        if self._db is not None:
+            try:
+                self._db.close()
+            except sqlite3.Error:
+                pass
+        self._db = None
 
     def get(self, key: str) -> CachedReply | None:
         if self._db is None:
@@ -109,8 +136,8 @@ class ResponseCache:
                 )
                 self._db.commit()
                 self.stored += 1
-            except sqlite3.Error:
-                pass
+            except sqlite3.Error as exc:  # the run goes on uncached; the batch summary says why
+                self.error = self.error or f"response cache {self.path}: a reply was not stored ({exc})"
 
     def __len__(self) -> int:
         if self._db is None:
