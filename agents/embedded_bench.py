@@ -44,6 +44,15 @@ def _step_seconds(raw: str, into: dict[str, float]) -> None:
             into[str(step.get("step"))] += float(step.get("s") or 0.0)
 
 
+def _weights(model: str) -> str | None:
+    """The embedded model's weight encoding (agents/providers/local_weights.py), once it is loaded."""
+    if model != EMBEDDED:
+        return None
+    from agents.providers.local import weights_encoding
+
+    return weights_encoding()
+
+
 def bench_embedded_cases(scenarios: list[Scenario], team: Team, snapshot: dict[str, Any], model: str = EMBEDDED, out_dir: Path | None = None) -> dict[str, Any]:
     readability = Readability()
     seconds: list[float] = []
@@ -93,6 +102,7 @@ def bench_embedded_cases(scenarios: list[Scenario], team: Team, snapshot: dict[s
         "cases": len(scenarios),
         "team": team.id,
         "turn_style": team.resolved_turn_style(team.models()),
+        "weights": _weights(model),
         "statuses": dict(statuses),
         "seconds_per_deliberation": round(total / len(seconds), 1) if seconds else 0.0,
         "slowest_deliberation_s": round(max(seconds), 1) if seconds else 0.0,

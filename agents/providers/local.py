@@ -22,7 +22,8 @@ quote: the model spends its tokens on the sentence, not on JSON punctuation it c
 
 This module does not import litellm: `agents.gateway` wraps it as the litellm provider `local`.
 Settings (environment): GRANDROUNDS_LOCAL_N_CTX (default 8192, the model's trained context),
-GRANDROUNDS_LOCAL_THREADS (default: the CPUs this process may use), GOMP_SPINCOUNT (10000
+GRANDROUNDS_LOCAL_THREADS (default: the CPUs this process may use), GRANDROUNDS_LOCAL_WEIGHTS
+(q8_0 or shipped, see `local_weights`), GOMP_SPINCOUNT (10000
 unless already set, see `_import_llama`), GRANDROUNDS_LOCAL_EXTRA_BUFTS=1
 to let llama.cpp repack weights into its extra CPU buffer types (off by default: on some virtual
 machines llama.cpp's AMX path crashes the process with a segmentation fault).
@@ -133,6 +134,7 @@ _LOAD_LOCK = threading.Lock()
 _CALL_LOCK = threading.Lock()
 _LLM: Any = None
 _LOADS = 0
+_WEIGHTS: str | None = None
 
 
 def load_count() -> int:
@@ -201,13 +203,18 @@ def _context_params_for_sequences(llama_cpp: Any) -> Iterator[None]:
 
 def load() -> Any:
     """The process-wide llama_cpp.Llama, loaded on first use."""
-    global _LLM, _LOADS
+    global _LLM, _LOADS, _WEIGHTS
     if _LLM is not None:
         return _LLM
     with _LOAD_LOCK:
         if _LLM is None:
+            from agents.providers.local_weights import WeightsSettingError, prepared
+
             llama_cpp = _import_llama()
-            path = gguf_path()
+            try:
+                path, _encoding = prepared(llama_cpp, gguf_path())
+            except WeightsSettingError as exc:
+                raise LocalModelUnavailable(str(exc)) from None
             with _model_params_without_extra_bufts(llama_cpp), _context_params_for_sequences(llama_cpp):
                 _LLM = llama_cpp.Llama(
                     model_path=str(path),
@@ -218,7 +225,13 @@ def load() -> Any:
                     verbose=False,
                 )
             _LOADS += 1
+            _WEIGHTS = _encoding
     return _LLM
+
+
+def weights_encoding() -> str | None:
+    """How the loaded model's weights are encoded (`local_weights`), None before the first load."""
+    return _WEIGHTS
 
 
 # -- the grammar -----------------------------------------------------------------------------------
