@@ -48,9 +48,9 @@ def _weights(model: str) -> str | None:
     """The embedded model's weight encoding (agents/providers/local_weights.py), once it is loaded."""
     if model != EMBEDDED:
         return None
-    from agents.providers.local import weights_encoding
+    from agents.providers.local_weights import prepared_encoding
 
-    return weights_encoding()
+    return prepared_encoding()
 
 
 def bench_embedded_cases(scenarios: list[Scenario], team: Team, snapshot: dict[str, Any], model: str = EMBEDDED, out_dir: Path | None = None) -> dict[str, Any]:

@@ -134,7 +134,6 @@ _LOAD_LOCK = threading.Lock()
 _CALL_LOCK = threading.Lock()
 _LLM: Any = None
 _LOADS = 0
-_WEIGHTS: str | None = None
 
 
 def load_count() -> int:
@@ -203,7 +202,7 @@ def _context_params_for_sequences(llama_cpp: Any) -> Iterator[None]:
 
 def load() -> Any:
     """The process-wide llama_cpp.Llama, loaded on first use."""
-    global _LLM, _LOADS, _WEIGHTS
+    global _LLM, _LOADS
     if _LLM is not None:
         return _LLM
     with _LOAD_LOCK:
@@ -212,7 +211,7 @@ def load() -> Any:
 
             llama_cpp = _import_llama()
             try:
-                path, _encoding = prepared(llama_cpp, gguf_path())
+                path, _ = prepared(llama_cpp, gguf_path())
             except WeightsSettingError as exc:
                 raise LocalModelUnavailable(str(exc)) from None
             with _model_params_without_extra_bufts(llama_cpp), _context_params_for_sequences(llama_cpp):
@@ -225,13 +224,7 @@ def load() -> Any:
                     verbose=False,
                 )
             _LOADS += 1
-            _WEIGHTS = _encoding
     return _LLM
-
-
-def weights_encoding() -> str | None:
-    """How the loaded model's weights are encoded (`local_weights`), None before the first load."""
-    return _WEIGHTS
 
 
 # -- the grammar -----------------------------------------------------------------------------------

@@ -27,6 +27,12 @@ ENCODINGS = ("q8_0", "shipped")
 DEFAULT_ENCODING = "q8_0"
 
 log = logging.getLogger(__name__)
+_PREPARED: str | None = None  # the encoding `prepared` last returned: what the loaded model runs
+
+
+def prepared_encoding() -> str | None:
+    """The encoding of the weights this process loaded, None before the first load."""
+    return _PREPARED
 
 
 class WeightsSettingError(ValueError):
@@ -89,6 +95,12 @@ def _reencode(llama_cpp: Any, source: Path, target: Path, wanted: str) -> None:
 def prepared(llama_cpp: Any, source: Path) -> tuple[Path, str]:
     """(the GGUF file to load, its encoding): the cached re-encoding of `source`, made on first use,
     or `source` itself when asked for `shipped` or when the copy cannot be made."""
+    global _PREPARED
+    path, _PREPARED = _prepare(llama_cpp, source)
+    return path, _PREPARED
+
+
+def _prepare(llama_cpp: Any, source: Path) -> tuple[Path, str]:
     wanted = encoding()
     if wanted == "shipped":
         return source, "shipped"
