@@ -35,6 +35,12 @@ from agents.providers.siblings import SiblingGroup
 MAX_SEQUENCES = 15  # besides sequence 0, which holds the shared start
 REPEAT_LAST = 64
 TOP_K, TOP_P, MIN_P = 40, 0.95, 0.05
+# Past this share of its token cap a reply is nudged towards ending its sentence (Hugging Face's
+# exponential_decay_length_penalty, on the tokens that end one): a small model that would run on
+# until a grammar's word cap forces a full stop ("... reviewed by.") or glues its last words together
+# ("forclinicaljudgment.") ends instead where a full stop is already likely.
+SOFT_END_START, SOFT_END_DECAY = 0.4, 1.2
+_ENDERS = frozenset({".", "?", "!", '."', '?"', '!"'})
 
 
 @dataclass
@@ -78,8 +84,29 @@ def _common_prefix(lists: list[list[int]]) -> int:
     return n
 
 
-def _sample(seq: _Sequence, logits: np.ndarray, penalty: float) -> int:
+def sentence_end_tokens(llm: Any) -> np.ndarray:
+    """The vocabulary's tokens that end a sentence: a full stop, question or exclamation mark, alone
+    or with a closing quote (computed once per model)."""
+    cached = getattr(llm, "_grandrounds_enders", None)
+    if cached is None:
+        ids = [t for t in range(llm.n_vocab()) if llm.detokenize([t]).decode("utf-8", errors="ignore").strip() in _ENDERS]
+        cached = np.asarray(ids, dtype=np.intc)
+        llm._grandrounds_enders = cached
+    return cached
+
+
+def _nudge_to_end(seq: _Sequence, scores: np.ndarray, enders: np.ndarray) -> None:
+    start = max(8, int(SOFT_END_START * seq.request.max_tokens))
+    over = len(seq.generated) - start
+    if over >= 0 and len(enders):
+        picked = scores[enders]
+        scores[enders] = picked + np.abs(picked) * (SOFT_END_DECAY ** (over + 1) - 1)
+
+
+def _sample(seq: _Sequence, logits: np.ndarray, penalty: float, enders: np.ndarray | None = None) -> int:
     scores = logits.astype(np.float32, copy=True)
+    if enders is not None:
+        _nudge_to_end(seq, scores, enders)
     recent = np.unique(np.asarray((seq.tokens + seq.generated)[-REPEAT_LAST:], dtype=np.intc))
     if penalty != 1.0 and len(recent):
         picked = scores[recent]
@@ -110,6 +137,7 @@ def complete_strings(llm: Any, prompts: list[list[int]], openings: list[str], re
     from agents.providers.lazy_grammar import LazyGrammar
 
     memory = llama_cpp.llama_get_memory(llm._ctx.ctx)
+    enders = sentence_end_tokens(llm)
     shared = min(_common_prefix(prompts), min(len(p) for p in prompts) - 1)
     cached = llm.longest_token_prefix(llm.input_ids[: llm.n_tokens].tolist(), prompts[0][:shared])
     llm.n_tokens = min(cached, shared)
@@ -136,7 +164,7 @@ def complete_strings(llm: Any, prompts: list[list[int]], openings: list[str], re
             step: list[tuple[_Sequence, int]] = []
             for seq in live:
                 row = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, seq.logits_index), shape=(llm.n_vocab(),))
-                token = _sample(seq, row, penalty)
+                token = _sample(seq, row, penalty, enders)
                 seq.grammar.accept(token)
                 seq.generated.append(token)
                 seq.text += llm.detokenize([token], prev_tokens=seq.tokens + seq.generated[:-1]).decode("utf-8", errors="ignore")

@@ -219,7 +219,7 @@ async def _turn_steps(ctx: Any, sp: Speaker, role: str, round_no: int, turns: li
         others = ""
         if shown and shown != NO_OPTION:
             others = f"The {prev_label} favours it too." if shown == option else f"The {prev_label} favours {shown} instead."
-        body = fill("rationale", option_text=quote(chosen.text, 120), others=others)
+        body = fill("rationale", conflict_id=conflict.id, option_text=quote(chosen.text, 120), others=others)
         sentences.append(sp.sentence("rationale", body, conflict=conflict.id, option=option))
     later = bool(own_last)  # a later round asks a different question, so the member does not repeat its first turn
     sentences.append(sp.sentence("position", fill("position", previous="\n".join(favoured), ask=POSITION_ASK[later])))

@@ -127,7 +127,9 @@ class Speaker:
         ctx, team = self.ctx, self.ctx.team
         member = team.member(self.role)
         assert member is not None
-        messages = [{"role": "user", "content": self.prefix + body}]
+        # The case and the speaker as the system message, the step as the user's: a small model then
+        # answers the step instead of repeating the persona it was just told ("You are the ...").
+        messages = [{"role": "system", "content": self.prefix}, {"role": "user", "content": body}]
         raw, seconds = "", 0.0
         for attempt in range(1, ATTEMPTS + 1):
             will_retry = attempt < ATTEMPTS

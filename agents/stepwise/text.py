@@ -100,7 +100,8 @@ def word_count(text: str) -> int:
 
 
 # A sentence whose last word is one of these stopped mid-phrase ("... and reviewed by."), whatever its mark.
-DANGLING = frozenset("a an the and or but nor of to by for with from in on at as into than that which who whose whom if because while my your our their its his her".split())
+# "her" and "that" are left out: "... discuss it with her." and "... we should do that." end well.
+DANGLING = frozenset("a an the and or but nor of to by for with from in on at as into than which who whose whom if because while my your our their its his".split())
 
 
 def ends_sentence(text: str) -> bool:

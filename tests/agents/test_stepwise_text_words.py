@@ -39,3 +39,35 @@ def test_a_sentence_that_repeats_the_persona_is_unusable():
     assert copied.text is None and "copies" in (copied.problem or "")
     own = sp._check_sentence('{"sentence": "The consultant on call signs off on this plan today."}')
     assert own.text == "The consultant on call signs off on this plan today."
+
+
+def test_a_sentence_may_end_on_her_or_that():
+    from agents.stepwise.text import ends_sentence
+
+    assert ends_sentence("You must not discuss his HIV status with her.")
+    assert ends_sentence("The team should do exactly that.")
+    assert check_sentence("You must not discuss his HIV status with her.").text == "You must not discuss his HIV status with her."
+
+
+def test_a_step_sends_the_case_and_speaker_as_system_and_the_step_as_user(tmp_path, monkeypatch):
+    """A small model answers the step instead of repeating the persona that ends its prompt."""
+    import builders
+    from agents.providers import scripted
+    from agents.providers.scripted_steps import build_step
+    from agents.runner import RunSpec, run_sync
+
+    seen: list[list[dict]] = []
+
+    def recording(req):
+        seen.append(req.messages)
+        return build_step(req)
+
+    monkeypatch.setitem(scripted._BUILDERS, "step", recording)
+    team = builders.team("round_robin").model_copy(update={"turn_style": "stepwise"})
+    s = builders.scenario()
+    run_sync(RunSpec(scenario=s, team=team, team_snapshot=builders.snapshot(team), model="scripted/preferred", out_dir=tmp_path))
+    assert seen
+    for messages in seen:
+        assert [m["role"] for m in messages] == ["system", "user"]
+        assert messages[0]["content"].startswith(f"Case: {s.title}")  # the shared start every step reuses
+        assert "Case:" not in messages[1]["content"]
