@@ -1,6 +1,6 @@
 r"""The council as LangGraph graphs, for all three protocols (and the baselines, agents/baselines.py).
 
-    START -> take_turns -> resolve -> END     (`round_robin`, a graph of its own: every turn in one step)
+    START -> deliberate -> END     (`round_robin`, a graph of its own: every turn, then the resolution, in one step)
 
     START --(route)--> member_turn (one Send per speaker; all of a round at once for `parallel`)
           \--> chair_moderate --(route)--> member_turn | resolve              (`moderated`)
@@ -427,17 +427,29 @@ def resolution_record(ctx: RunContext, result: Any) -> dict[str, Any]:
     }
 
 
+async def deliberate(state: CouncilState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """`round_robin` in one step: `take_turns`, then `resolve` on the state those turns leave (what
+    the reducers would have made of it: the turns appended, the facts merged). A step of its own for
+    the resolution cost as much CPU as two fast turns."""
+    update = await take_turns(state, runtime)
+    after: CouncilState = {
+        **state,  # type: ignore[typeddict-item]
+        "round": update["round"], "limit_hit": update["limit_hit"],
+        "turns": [*state.get("turns", []), *update["turns"]],
+        "revealed": _merge_unique(list(state.get("revealed", [])), update["revealed"]),
+    }
+    return {**update, **await resolve(after, runtime)}
+
+
 def build_graph(protocol: str | None = None) -> Any:
-    """The graph for a protocol: `round_robin` has a straight one (its turns, then the resolution:
-    nothing to route, and every step and router LangGraph runs costs CPU); the others share the
-    general one (routed from START). None: the general graph."""
+    """The graph for a protocol: `round_robin` has a straight one of a single step (its turns, then
+    the resolution: nothing to route, and every step and router LangGraph runs costs CPU); the others
+    share the general one (routed from START). None: the general graph."""
     graph = StateGraph(CouncilState, context_schema=RunContext)
     if protocol == "round_robin":
-        graph.add_node("take_turns", take_turns)
-        graph.add_node("resolve", resolve)
-        graph.add_edge(START, "take_turns")
-        graph.add_edge("take_turns", "resolve")
-        graph.add_edge("resolve", END)
+        graph.add_node("deliberate", deliberate)
+        graph.add_edge(START, "deliberate")
+        graph.add_edge("deliberate", END)
         return graph.compile()
     from agents import baselines  # its nodes use this module's call machinery
 

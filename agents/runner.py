@@ -44,15 +44,15 @@ class RunSpec:
 
     @cached_property
     def scenario_json(self) -> dict[str, Any]:
-        return self.scenario.model_dump(mode="json")
+        return _scenario_parts(self.scenario)[0]
 
     @cached_property
     def scenario_hash(self) -> str:
-        return content_hash(self.scenario_json)
+        return _scenario_parts(self.scenario)[1]
 
     @cached_property
     def team_hash(self) -> str:
-        return content_hash(self.team_snapshot)
+        return _snapshot_hash(self.team_snapshot)
 
     @property
     def models(self) -> dict[str, str]:
@@ -93,6 +93,34 @@ class RunResult:
     turns: int = 0
     usage: Usage = field(default_factory=Usage)
     duration_s: float = 0.0
+
+
+# The runs of a batch (and of the bench) share one scenario object and one team snapshot: dump and
+# hash each once, not once per run. Keyed by the object's identity, holding the object (so its id
+# is not reused while cached); a loaded scenario or snapshot is never changed in place (variants and
+# overrides are copies), so the same object has the same content.
+_PARTS_MAX = 64
+_SCENARIO_PARTS: dict[int, tuple[Scenario, dict[str, Any], str]] = {}
+_SNAPSHOT_HASHES: dict[int, tuple[dict[str, Any], str]] = {}
+
+
+def _scenario_parts(scenario: Scenario) -> tuple[dict[str, Any], str]:
+    hit = _SCENARIO_PARTS.get(id(scenario))
+    if hit is None or hit[0] is not scenario:
+        data = scenario.model_dump(mode="json")
+        if len(_SCENARIO_PARTS) >= _PARTS_MAX:
+            _SCENARIO_PARTS.clear()
+        hit = _SCENARIO_PARTS[id(scenario)] = (scenario, data, content_hash(data))
+    return hit[1], hit[2]
+
+
+def _snapshot_hash(snapshot: dict[str, Any]) -> str:
+    hit = _SNAPSHOT_HASHES.get(id(snapshot))
+    if hit is None or hit[0] is not snapshot:
+        if len(_SNAPSHOT_HASHES) >= _PARTS_MAX:
+            _SNAPSHOT_HASHES.clear()
+        hit = _SNAPSHOT_HASHES[id(snapshot)] = (snapshot, content_hash(snapshot))
+    return hit[1]
 
 
 class _NoLock:

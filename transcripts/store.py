@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from dataclasses import dataclass, field
@@ -21,7 +22,8 @@ from transcripts.events import (
     TurnTaken,
     parse_event,
 )
-from transcripts.redaction import redacted_json, secret_values
+from transcripts.event_lines import event_line
+from transcripts.redaction import secret_values
 
 
 class TranscriptWriter:
@@ -38,15 +40,14 @@ class TranscriptWriter:
         if events_before is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._seq = _count_lines(self.path) if events_before is None else events_before
-        self._fh: IO[str] = open(self.path, "a", encoding="utf-8")
+        self._fh: IO[bytes] = open(self.path, "ab", buffering=0)  # unbuffered: each write is one syscall
         self._fsync = fsync
         self._secrets = secret_values()  # read once per writer (a run): the environment does not change mid-run
 
     def write(self, event: Event) -> Event:
         event.seq = self._seq
-        line = redacted_json(event.model_dump_json(exclude_none=False), self._secrets)  # no key on disk, whatever a reply echoes
-        self._fh.write(line + "\n")
-        self._fh.flush()
+        line = event_line(event, self._secrets)  # no key on disk, whatever a reply echoes
+        _write_all(self._fh, (line + "\n").encode("utf-8"))  # on disk (the OS's cache) before the next event
         if self._fsync:
             os.fsync(self._fh.fileno())
         self._seq += 1
@@ -68,6 +69,16 @@ class TranscriptWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _write_all(fh: IO[bytes], data: bytes) -> None:
+    """An unbuffered write may take part of `data` (a full disk takes what fits, then raises)."""
+    view = memoryview(data)
+    while view:
+        written = fh.write(view)
+        if not written:
+            raise OSError(errno.EIO, "nothing written")
+        view = view[written:]
 
 
 def _count_lines(path: Path) -> int:
