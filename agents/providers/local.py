@@ -111,8 +111,11 @@ def gguf_path() -> Path:
 
 def check_available() -> Path:
     """Raise `LocalModelUnavailable` with an install hint unless the model file and llama.cpp are there."""
+    from agents.providers.local_weights import encoding
+
     path = gguf_path()
     _import_llama()
+    encoding()  # a bad GRANDROUNDS_LOCAL_WEIGHTS is reported before any run starts
     return path
 
 
@@ -207,13 +210,10 @@ def load() -> Any:
         return _LLM
     with _LOAD_LOCK:
         if _LLM is None:
-            from agents.providers.local_weights import WeightsSettingError, prepared
+            from agents.providers.local_weights import prepared
 
             llama_cpp = _import_llama()
-            try:
-                path, _ = prepared(llama_cpp, gguf_path())
-            except WeightsSettingError as exc:
-                raise LocalModelUnavailable(str(exc)) from None
+            path, _ = prepared(llama_cpp, gguf_path())
             with _model_params_without_extra_bufts(llama_cpp), _context_params_for_sequences(llama_cpp):
                 _LLM = llama_cpp.Llama(
                     model_path=str(path),

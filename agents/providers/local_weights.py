@@ -22,6 +22,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from agents.providers.local import LocalModelUnavailable
+
 WEIGHTS_ENV = "GRANDROUNDS_LOCAL_WEIGHTS"
 ENCODINGS = ("q8_0", "shipped")
 DEFAULT_ENCODING = "q8_0"
@@ -35,8 +37,9 @@ def prepared_encoding() -> str | None:
     return _PREPARED
 
 
-class WeightsSettingError(ValueError):
-    """GRANDROUNDS_LOCAL_WEIGHTS names an encoding this module does not offer."""
+class WeightsSettingError(LocalModelUnavailable):
+    """GRANDROUNDS_LOCAL_WEIGHTS names an encoding this module does not offer (reported like a
+    missing model: before a run starts, as one line)."""
 
 
 def encoding() -> str:

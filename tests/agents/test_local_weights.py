@@ -58,3 +58,16 @@ def test_an_unwritable_cache_falls_back_to_the_shipped_file_with_a_warning(monke
     with caplog.at_level(logging.WARNING, logger="agents.providers.local_weights"):
         assert local_weights.prepared(llama_cpp, source) == (source, "shipped")
     assert "using the shipped file" in caplog.text
+
+
+@needs_local
+def test_run_refuses_an_unknown_encoding_in_one_line_before_any_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from tui.cli.main import cli
+
+    monkeypatch.setenv(local_weights.WEIGHTS_ENV, "q2_k")
+    result = CliRunner().invoke(cli, ["run", "insulin-error-disclosure", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "GRANDROUNDS_LOCAL_WEIGHTS='q2_k': expected one of q8_0, shipped" in result.output
+    assert "Traceback" not in result.output and not list(tmp_path.rglob("*.jsonl"))  # nothing started
