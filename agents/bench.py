@@ -97,7 +97,10 @@ async def _bare_langgraph(scenario: Scenario, runs: int, turns_per_run: int) -> 
     return runs * turns_per_run / (time.perf_counter() - start)
 
 
-def bench_engine(scenario: Scenario, team: Team, snapshot: dict[str, Any], runs: int = 40) -> dict[str, Any]:
+REPEATS = 3  # timed passes per figure; the best is reported (the least disturbed by other work on the machine)
+
+
+def bench_engine(scenario: Scenario, team: Team, snapshot: dict[str, Any], runs: int = 200) -> dict[str, Any]:
     with one_core() as pinned:
         return _bench_engine(scenario, team, snapshot, runs, pinned)
 
@@ -113,17 +116,22 @@ def _bench_engine(scenario: Scenario, team: Team, snapshot: dict[str, Any], runs
             turns += result.turns
         return turns, time.perf_counter() - start
 
+    passes: list[tuple[int, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(go(Path(tmp)))  # warm up: imports, the compiled graph, the case's reply schemas
-        turns, elapsed = asyncio.run(go(Path(tmp)))
-    raw_rate = asyncio.run(_raw_calls(scenario, max(turns, 50)))
-    bare_rate = asyncio.run(_bare_langgraph(scenario, runs, max(1, round(turns / runs))))
+        asyncio.run(go(Path(tmp) / "warm-up"))  # imports, the compiled graph, the case's reply schemas
+        for i in range(REPEATS):  # each pass writes new transcripts, as a batch does
+            passes.append(asyncio.run(go(Path(tmp) / f"pass-{i}")))
+    turns, elapsed = min(passes, key=lambda p: p[1])
+    raw_rate = max(asyncio.run(_raw_calls(scenario, max(turns, 50))) for _ in range(REPEATS))
+    bare_rate = max(asyncio.run(_bare_langgraph(scenario, runs, max(1, round(turns / runs)))) for _ in range(REPEATS))
     return {
         "runs": runs,
         "turns": turns,
         "turn_style": team.resolved_turn_style(team.models("scripted/preferred")),
         "seconds": round(elapsed, 3),
         "turns_per_s": round(turns / elapsed, 1),
+        "turns_per_s_each_pass": [round(t / s, 1) for t, s in passes],
+        "cpu_us_per_turn": round(elapsed / turns * 1e6, 1),
         "bare_langgraph_turns_per_s": round(bare_rate, 1),
         "raw_scripted_calls_per_s": round(raw_rate, 1),
         "pinned_to_one_core": pinned,

@@ -10,6 +10,7 @@ Without fcntl (not POSIX) there is no lock, as before.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import IO, Any
@@ -55,8 +56,13 @@ class TranscriptLock:
         return self
 
     def truncate(self) -> None:
-        """Empty the file (a new attempt of the same run replaces the old one), under the lock."""
+        """Empty the file (a new attempt of the same run replaces the old one), under the lock.
+        A file that is empty already (a new run) is left alone: on ext4 a truncate arms
+        `auto_da_alloc`, which makes the writer's close start writing the file back, 50-300 us a
+        run that a new transcript does not need."""
         assert self.fh is not None
+        if os.fstat(self.fh.fileno()).st_size == 0:
+            return
         self.fh.truncate(0)
         self.fh.flush()
 

@@ -27,7 +27,19 @@ REDACTED = "[redacted]"
 
 def secret_values() -> list[str]:
     """Values of secret-named environment variables (6 characters or more), longest first."""
-    return sorted({v for k, v in os.environ.items() if _SECRET_NAME.search(k) and len(v) >= 6}, key=len, reverse=True)
+    # Every run's writer asks; decoding and matching the whole environment took ~40 us. The answer is
+    # kept with a copy of the environment's raw mapping and reused while that compares equal (~1 us),
+    # so a variable set, changed or removed since (os.environ, monkeypatch) is seen at once.
+    raw = getattr(os.environ, "_data", None)
+    if isinstance(raw, dict) and _SECRETS[0] == raw:
+        return list(_SECRETS[1])
+    values = sorted({v for k, v in os.environ.items() if _SECRET_NAME.search(k) and len(v) >= 6}, key=len, reverse=True)
+    if isinstance(raw, dict):
+        _SECRETS[:] = [dict(raw), values]
+    return list(values)
+
+
+_SECRETS: list[Any] = [None, []]  # [the environment's raw mapping when last read, its secret values]
 
 
 def redact_secrets(text: str, values: list[str] | None = None) -> str:

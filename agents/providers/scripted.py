@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import hashlib
-import json
 import math
 import random
 import time
@@ -40,6 +39,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable
 from urllib.parse import parse_qsl
+
+from pydantic_core import to_json
 
 from scenarios.model import Scenario
 
@@ -361,7 +362,9 @@ def _produce(req: ScriptedRequest, failure: str | None) -> ScriptedReply:
     if failure == "server_error":
         raise ScriptedFailure("server", f"injected server error (scripted/{req.policy})")
     body = _BUILDERS[req.kind](req)
-    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+    # Compact JSON, as most providers' structured output is; pydantic-core's serializer takes a
+    # quarter of json.dumps' time, which the engine benchmark counts as the model's.
+    text = body if isinstance(body, str) else to_json(body).decode("utf-8")
     if failure == "malformed":
         text = "Here is my answer: " + text[: max(8, len(text) // 3)]
     prompt_chars = sum(len(str(m.get("content", ""))) for m in req.messages)
