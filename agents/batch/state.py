@@ -32,12 +32,32 @@ class TranscriptState:
     scores: int = 0
 
 
+_TAIL_BYTES = 64 * 1024  # a run_ended line and the score lines after it fit in a few kB
+
+
 def transcript_state(path: Path) -> TranscriptState:
-    """The last `run_ended` of a transcript and its judge spend (score events); never raises."""
+    """The last `run_ended` of a transcript and its judge spend (score events); never raises.
+    Reads the end of the file (a resume or the accounting of a 100,000-run batch would otherwise read
+    every transcript whole); the whole file only when its end holds no `run_ended`."""
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > _TAIL_BYTES:
+                fh.seek(size - _TAIL_BYTES)
+            tail = fh.read()
     except OSError:
         return TranscriptState(exists=False)
+    whole = size <= _TAIL_BYTES
+    state = _state_of(tail if whole else tail.split(b"\n", 1)[-1])  # the window's first line may be cut
+    if state.status is None and not whole:
+        try:
+            state = _state_of(Path(path).read_bytes())
+        except OSError:
+            return TranscriptState(exists=False)
+    return state
+
+
+def _state_of(data: bytes) -> TranscriptState:
     state = TranscriptState(exists=True)
     for raw in reversed(data.split(b"\n")):
         if b'"type":"score"' in raw:
