@@ -16,7 +16,8 @@
    is handed out) and `after_startup_over_bound` the rest. At 500 in flight the engine's CPU, not the
    model's latency, sets the pace on one core (2,000 runs x about 4 ms of CPU each).
 
-Transcripts go to a temporary folder that is deleted afterwards. Scoring is off in all three, so that
+Transcripts go to a temporary folder beside the runs home (where a user's batch writes; see
+`agents.bench.transcripts_folder`) that is deleted afterwards. Scoring is off in all three, so that
 the figures measure the runs; scoring has its own benchmark (transcripts.scoring.bench).
 """
 
@@ -26,12 +27,12 @@ import asyncio
 import math
 import os
 import resource
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from agents.batch import BatchPlan, plan_batch, run_batch
+from agents.bench import transcripts_folder
 from transcripts.store import read_transcript
 
 LATENCY_S = 0.1
@@ -84,8 +85,8 @@ async def _timed(plan: BatchPlan, concurrency: int, **kw: Any) -> float:
 def bench_batch() -> dict[str, Any]:
     model = f"scripted/preferred?latency={LATENCY_S}"
     figures: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="grandrounds-bench-batch-") as tmp:
-        root = Path(tmp)
+    with transcripts_folder("batch") as root:  # beside the runs home, where a user's batch writes
+        figures["transcripts_written_under"] = str(root.parent)
         # 0. warm up (imports, the compiled graph, reply schemas of every case): one-time costs
         # that are not part of how a batch scales, so they stay out of the timed figures.
         asyncio.run(_timed(_plan(root / "warmup", 60, "scripted/preferred"), CONCURRENCY))
