@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agents.batch.executors import AsyncioExecutor, Executor
-from agents.batch.gc_policy import batch_gc
+from agents.gc_policy import batch_gc
 from agents.batch.plan import BatchError, BatchPlan
 from agents.batch.state import (
     MANIFEST_FILENAME,
@@ -98,7 +98,7 @@ async def run_batch(plan: BatchPlan, options: BatchOptions | int | None = None, 
     progress = BatchProgress(total=len(plan.runs))
     notify = opts.on_progress or (lambda _p: None)
     summary = BatchSummary(plan=plan, progress=progress, outcomes=[])
-    with _FolderLock(out), batch_gc():  # fewer, cheaper garbage collections (agents/batch/gc_policy.py)
+    with _FolderLock(out), batch_gc():  # fewer, cheaper garbage collections (agents/gc_policy.py)
         outcomes: dict[str, RunOutcome] = {}
         todo: list[RunSpec] = []
         finished = set(FINISHED_STATUSES) - ({"failed"} if retry_failed else set())

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agents.batch.gc_policy import apply_batch_gc
+from agents.gc_policy import apply_batch_gc
 from agents.executors.core import Driver, LimiterClient, TicketedLimiter, WorkerCore, WorkerLost, split, tables_for
 
 _HEADER = struct.Struct("!I")
@@ -268,7 +268,7 @@ async def _worker_main() -> None:
         if kind == "init":
             _, blob, limits, cache_path, name = message
             core = WorkerCore(pickle.loads(blob))
-            apply_batch_gc()  # this process only runs a batch's runs (agents/batch/gc_policy.py)
+            apply_batch_gc()  # this process only runs a batch's runs (agents/gc_policy.py)
             if limits:
                 from agents.limits import use_limiter
 

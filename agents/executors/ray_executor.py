@@ -83,12 +83,12 @@ def _classes(ray: Any) -> dict[str, Any]:
                      cache_node: str | None, cache_actor: Any) -> None:
             import ray as _ray
 
-            from agents.batch.gc_policy import apply_batch_gc
+            from agents.gc_policy import apply_batch_gc
 
             logging.getLogger("LiteLLM").setLevel(logging.ERROR)
             self.name = name
             self.core = WorkerCore(tables)
-            apply_batch_gc()  # this actor only runs a batch's runs (agents/batch/gc_policy.py)
+            apply_batch_gc()  # this actor only runs a batch's runs (agents/gc_policy.py)
             self.client = None
             if limiter is not None:
                 async def call(method: str, *args: Any) -> Any:

@@ -7,7 +7,7 @@ import gc
 from pathlib import Path
 
 from agents.batch import plan_batch, run_batch
-from agents.batch.gc_policy import YOUNG_THRESHOLD, batch_gc
+from agents.gc_policy import YOUNG_THRESHOLD, batch_gc
 
 
 def test_a_batch_raises_the_young_threshold_and_freezes_then_restores(tmp_path: Path) -> None:
