@@ -52,7 +52,7 @@ async def test_demo_cancel_keeps_a_valid_partial_transcript(tmp_path: Path) -> N
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, ReplayScreen))
         replay: ReplayScreen = app.screen  # type: ignore[assignment]
-        await wait_for(pilot, lambda: any(s.kind == "turn" for s in replay.model.steps), timeout=10)
+        await wait_for(pilot, lambda: any(s.kind == "turn" for s in replay.model.steps), timeout=30)  # slow machines: the first turn waits for imports
         await pilot.press("escape")
         await wait_for(pilot, lambda: replay.live_state not in ("starting", "live", "cancelling", "scoring"), timeout=10)
         assert replay.live_state == "interrupted"
