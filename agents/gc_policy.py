@@ -30,6 +30,7 @@ YOUNG_THRESHOLD = 10_000
 _lock = threading.Lock()
 _depth = 0
 _saved: tuple[int, ...] = ()
+_froze = False
 
 
 def apply_batch_gc() -> None:
@@ -41,13 +42,17 @@ def apply_batch_gc() -> None:
 
 @contextmanager
 def batch_gc() -> Iterator[None]:
-    """The batch policy while the block runs (nested or concurrent batches: the outermost restores)."""
-    global _depth, _saved
+    """The batch policy while the block runs (nested or concurrent batches: the outermost restores).
+    A process that froze objects itself keeps them frozen: only the threshold changes then."""
+    global _depth, _saved, _froze
     with _lock:
         _depth += 1
         if _depth == 1:
             _saved = gc.get_threshold()
-            apply_batch_gc()
+            _froze = gc.get_freeze_count() == 0
+            if _froze:
+                gc.freeze()
+            gc.set_threshold(max(_saved[0], YOUNG_THRESHOLD), *_saved[1:])
     try:
         yield
     finally:
@@ -55,4 +60,5 @@ def batch_gc() -> Iterator[None]:
             _depth -= 1
             if _depth == 0:
                 gc.set_threshold(*_saved)
-                gc.unfreeze()
+                if _froze:
+                    gc.unfreeze()

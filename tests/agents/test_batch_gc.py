@@ -42,3 +42,15 @@ def test_cyclic_garbage_made_during_a_batch_is_still_collected() -> None:
         ref = weakref.ref(Node())
         gc.collect()
         assert ref() is None
+
+
+def test_objects_the_process_froze_itself_stay_frozen_after_a_batch() -> None:
+    gc.unfreeze()
+    gc.freeze()  # the caller's own choice (e.g. a server that froze its startup objects)
+    try:
+        frozen = gc.get_freeze_count()
+        with batch_gc():
+            assert gc.get_threshold()[0] >= YOUNG_THRESHOLD
+        assert gc.get_freeze_count() > frozen // 2  # still frozen (a few may have been freed meanwhile)
+    finally:
+        gc.unfreeze()
