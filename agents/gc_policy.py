@@ -36,7 +36,10 @@ _froze = False
 def apply_batch_gc() -> None:
     """The batch policy for the rest of the process (worker processes and actors)."""
     gc.freeze()
-    threshold = gc.get_threshold()
+    _raise_young_threshold(gc.get_threshold())
+
+
+def _raise_young_threshold(threshold: tuple[int, ...]) -> None:
     gc.set_threshold(max(threshold[0], YOUNG_THRESHOLD), *threshold[1:])
 
 
@@ -52,7 +55,7 @@ def batch_gc() -> Iterator[None]:
             _froze = gc.get_freeze_count() == 0
             if _froze:
                 gc.freeze()
-            gc.set_threshold(max(_saved[0], YOUNG_THRESHOLD), *_saved[1:])
+            _raise_young_threshold(_saved)
     try:
         yield
     finally:

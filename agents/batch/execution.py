@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from agents.batch.executors import AsyncioExecutor, Executor
-from agents.gc_policy import batch_gc
 from agents.batch.plan import BatchError, BatchPlan
 from agents.batch.state import (
     MANIFEST_FILENAME,
@@ -23,6 +22,7 @@ from agents.batch.state import (
     transcript_state,
     write_batch_manifest,
 )
+from agents.gc_policy import batch_gc
 from agents.model_specs import AUTH_FAILURES_TO_STOP, AUTH_REASON
 from agents.runner import RunSpec
 from transcripts.events import FINISHED_STATUSES, Event, RunEnded, Usage

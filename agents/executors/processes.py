@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agents.gc_policy import apply_batch_gc
 from agents.executors.core import Driver, LimiterClient, TicketedLimiter, WorkerCore, WorkerLost, split, tables_for
+from agents.gc_policy import apply_batch_gc
 
 _HEADER = struct.Struct("!I")
 _STREAM_LIMIT = 1 << 30
